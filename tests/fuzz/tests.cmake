@@ -1,0 +1,3 @@
+# libFuzzer targets (LOOM_FUZZ=ON, clang). One include per area.
+include(${CMAKE_CURRENT_LIST_DIR}/config.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/net.cmake)

@@ -1,0 +1,5 @@
+# Unit tests: no root, no EAL. One include per area so areas evolve apart.
+include(${CMAKE_CURRENT_LIST_DIR}/config.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/net.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/port.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/scripts.cmake)
