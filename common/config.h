@@ -1,0 +1,125 @@
+/*
+ * config.h - one node's configuration: an INI file, parsed and validated.
+ *
+ * Contract:
+ *  - loom_config_defaults() fills every field with its documented default.
+ *  - loom_config_load() reads FILE (libinih), applies each known key over the
+ *    defaults, then validates the whole result. Unknown sections or keys,
+ *    malformed values, values out of range and cross-field inconsistencies
+ *    (an lcore in two roles, a gateway outside the subnet, ...) are errors.
+ *  - On error it returns -1 and writes exactly one human-readable line to
+ *    err (NUL-terminated, truncated to errlen) of the form
+ *        "FILE:LINE: [section] key: what is wrong"
+ *    or, for whole-file checks after parsing (missing mandatory key,
+ *    cross-field), "FILE: [section] key: what is wrong" naming the key.
+ *  - loom_config_parse_string() is the same over an in-memory buffer (used by
+ *    the unit tests and the fuzz target); `name` stands in for FILE.
+ *  - No allocation survives the call: the struct is plain data, so it may be
+ *    copied into per-lcore contexts.
+ *
+ * docs/CONFIG.md is the reference for every key; keep the two in step.
+ */
+#ifndef LOOM_COMMON_CONFIG_H
+#define LOOM_COMMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LOOM_NAME_MAX 64       /* node name, incl. NUL */
+#define LOOM_PATH_MAX 256      /* filesystem paths, incl. NUL */
+#define LOOM_EAL_ARGS_MAX 1024 /* raw EAL argument string, incl. NUL */
+#define LOOM_MAX_IO_LCORES 16
+#define LOOM_MAX_REPL_LCORES 4
+
+enum loom_sync_mode { LOOM_SYNC_COMMIT = 0, LOOM_SYNC_INTERVAL = 1 };
+
+struct loom_config {
+	/* [node] */
+	uint16_t node_id;              /* id = 1..65535, mandatory */
+	char node_name[LOOM_NAME_MAX]; /* name = [A-Za-z0-9_.-]{1,63}, mandatory */
+	uint64_t cluster_id;           /* cluster_id = u64 (decimal or 0x hex), default 1 */
+
+	/* [eal] */
+	char eal_args[LOOM_EAL_ARGS_MAX]; /* args = whitespace-separated EAL argv
+	                                    (without argv[0]), mandatory. Must
+	                                    contain --no-pci or -a/--allow: the
+	                                    check is loom_eal_args_safe(). */
+
+	/* [dataplane] */
+	uint32_t ip_be;      /* ip = A.B.C.D/P (mandatory); network byte order */
+	uint8_t prefix_len;  /* P from ip, 1..32 */
+	uint32_t gateway_be; /* gateway = A.B.C.D (optional, 0 = none); must be
+	                        inside ip/prefix and differ from ip */
+	uint16_t mtu;        /* mtu = 576..9000, default 1500 */
+	uint16_t port_id;    /* port = DPDK port id, default 0 */
+	uint16_t rx_desc;    /* rx_desc = power of two 64..16384, default 1024 */
+	uint16_t tx_desc;    /* tx_desc = power of two 64..16384, default 1024 */
+	uint16_t burst;      /* burst = 1..256, default 32 */
+	uint32_t arp_timeout_s;  /* arp_timeout_s = 1..86400, default 60 */
+	uint16_t arp_cache_size; /* arp_cache_size = power of two 16..32768, default 256 */
+	uint16_t arp_pending_max;/* arp_pending_max = 1..4096, default 64 */
+	uint16_t http_port;  /* http_port = 1..65535, default 9926 */
+	uint16_t repl_port;  /* repl_port = 1..65535, default 9933, != http_port */
+
+	/* [lcores]: DPDK lcore ids (as given to EAL with -l/--lcores). Every
+	 * role is a distinct lcore; main must not appear in the other roles. */
+	uint16_t main_lcore;                      /* main = N, default 0 */
+	uint16_t io_lcores[LOOM_MAX_IO_LCORES];   /* io = N[,N...] mandatory, >= 1 */
+	uint16_t n_io_lcores;
+	uint16_t repl_lcores[LOOM_MAX_REPL_LCORES]; /* repl = N[,N...], optional */
+	uint16_t n_repl_lcores;
+	int32_t storage_lcore;                    /* storage = N, -1 = none (default) */
+
+	/* [idle] */
+	uint32_t idle_spin_polls;   /* spin_polls = 0..10^9, empty polls before the
+	                               first sleep, default 1000 */
+	uint32_t idle_sleep_max_us; /* sleep_max_us = 0..100000 (0 = never sleep),
+	                               default 1000 */
+
+	/* [mempool] */
+	uint32_t mbufs;         /* mbufs = 1023..16777215, default 8191 */
+	uint16_t mbuf_cache;    /* cache = 0..512, <= mbufs/1.5, default 256 */
+	uint16_t mbuf_data_room;/* data_room = 1024..65535, default 2176
+	                           (2048 + RTE_PKTMBUF_HEADROOM); must hold mtu+14 */
+
+	/* [storage] */
+	char storage_path[LOOM_PATH_MAX]; /* path = dir, default /var/lib/loom */
+	uint64_t storage_map_size;  /* map_size_mb = 16..16777216 (MiB), default 4096;
+	                               stored in bytes */
+	uint32_t max_body_bytes;    /* max_body = 64..16777216, default 65536 */
+	enum loom_sync_mode sync;   /* sync = commit|interval, default commit */
+	uint32_t sync_interval_ms;  /* sync_interval_ms = 1..60000, default 100 */
+	uint32_t commit_batch_max;  /* batch_max = 1..65536, default 1024 */
+
+	/* [fault]: port-layer fault injection, all off by default: keys drop,
+	 * dup, reorder, corrupt, seed. Rates apply to each direction. They are
+	 * probabilities in [0, 1) written as decimals ("0.02"). */
+	double fault_drop;
+	double fault_dup;
+	double fault_reorder;
+	double fault_corrupt;
+	uint64_t fault_seed; /* seed = u64, default 1 */
+
+	/* [run] */
+	char stats_file[LOOM_PATH_MAX]; /* stats_file = path, "" = none (default);
+	                                   counters as JSON, rewritten every
+	                                   stats_interval_ms and at exit */
+	uint32_t stats_interval_ms;     /* stats_interval_ms = 100..60000, default 1000 */
+	char log_level[16];             /* log_level = error|warn|info|debug, default info */
+};
+
+void loom_config_defaults(struct loom_config *cfg);
+
+int loom_config_load(const char *path, struct loom_config *cfg, char *err,
+                     size_t errlen);
+
+int loom_config_parse_string(const char *name, const char *text,
+                             struct loom_config *cfg, char *err, size_t errlen);
+
+/* True when the whitespace-separated EAL argument string contains --no-pci,
+ * or an explicit allow-list (-a X, -aX, --allow X, --allow=X). Legacy -w /
+ * --pci-whitelist count as an allow-list too. */
+bool loom_eal_args_safe(const char *eal_args);
+
+#endif

@@ -1,0 +1,769 @@
+/*
+ * test_config.c - the config parser against its contract (common/config.h):
+ * the shipped profiles parse, defaults hold, and every class of mistake is
+ * reported once, on the right line, naming the key.
+ */
+#include "check.h"
+
+#include "common/config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef LOOM_SOURCE_DIR
+#error "LOOM_SOURCE_DIR must name the source tree (see tests/unit/config.cmake)"
+#endif
+
+#define ERRLEN 512
+
+/* The smallest valid file; error cases append to it, so their lines
+ * start at 10. */
+#define MIN_CONFIG                                                           \
+	"[node]\n"                          /* 1 */                          \
+	"id = 1\n"                          /* 2 */                          \
+	"name = t1\n"                       /* 3 */                          \
+	"[eal]\n"                           /* 4 */                          \
+	"args = --no-pci --vdev net_null0\n" /* 5 */                         \
+	"[dataplane]\n"                     /* 6 */                          \
+	"ip = 10.0.0.11/24\n"               /* 7 */                          \
+	"[lcores]\n"                        /* 8 */                          \
+	"io = 1\n"                          /* 9 */
+
+static char err[ERRLEN];
+
+static int parse(const char *text, struct loom_config *cfg)
+{
+	return loom_config_parse_string("t.ini", text, cfg, err, sizeof err);
+}
+
+/* A macro so that a failure points at the case, not at a helper. */
+#define EXPECT_ERR(text, where, what)                                        \
+	do {                                                                 \
+		struct loom_config c_;                                       \
+		err[0] = '\0';                                               \
+		CHECK(parse((text), &c_) == -1);                             \
+		CHECK_STR_CONTAINS(err, (where));                            \
+		CHECK_STR_CONTAINS(err, (what));                             \
+		CHECK(strchr(err, '\n') == NULL);                            \
+	} while (0)
+
+static uint32_t be(unsigned a, unsigned b, unsigned c, unsigned d)
+{
+	unsigned char x[4] = {(unsigned char)a, (unsigned char)b,
+	                      (unsigned char)c, (unsigned char)d};
+	uint32_t v;
+	memcpy(&v, x, 4);
+	return v;
+}
+
+static void test_veth_profile(void)
+{
+	struct loom_config c;
+	const char *path = LOOM_SOURCE_DIR "/hw-configs/veth.ini";
+	int rc = loom_config_load(path, &c, err, sizeof err);
+	if (rc != 0)
+		fprintf(stderr, "%s\n", err);
+	CHECK(rc == 0);
+	CHECK_EQ_U64(c.node_id, 1);
+	CHECK(strcmp(c.node_name, "n1") == 0);
+	CHECK_EQ_U64(c.cluster_id, 0x10c0);
+	CHECK(strcmp(c.eal_args,
+	             "--no-pci --no-huge -m 512 --file-prefix "
+	             "loom-n1 --lcores 0@0,1@1 --vdev "
+	             "net_af_packet0,iface=dp0,qpairs=1") == 0);
+	CHECK(loom_eal_args_safe(c.eal_args));
+	CHECK_EQ_U64(c.ip_be, be(10, 77, 0, 11));
+	CHECK_EQ_U64(c.prefix_len, 24);
+	CHECK_EQ_U64(c.gateway_be, be(10, 77, 0, 1));
+	CHECK_EQ_U64(c.mtu, 1500);
+	CHECK_EQ_U64(c.port_id, 0);
+	CHECK_EQ_U64(c.rx_desc, 512);
+	CHECK_EQ_U64(c.tx_desc, 512);
+	CHECK_EQ_U64(c.http_port, 9926);
+	CHECK_EQ_U64(c.repl_port, 9933);
+	CHECK_EQ_U64(c.main_lcore, 0);
+	CHECK_EQ_U64(c.n_io_lcores, 1);
+	CHECK_EQ_U64(c.io_lcores[0], 1);
+	CHECK_EQ_U64(c.n_repl_lcores, 0);
+	CHECK(c.storage_lcore == -1);
+	CHECK_EQ_U64(c.idle_spin_polls, 1000);
+	CHECK_EQ_U64(c.idle_sleep_max_us, 1000);
+	CHECK_EQ_U64(c.mbufs, 8191);
+	CHECK_EQ_U64(c.mbuf_cache, 256);
+	CHECK_EQ_U64(c.mbuf_data_room, 2176);
+	CHECK(strcmp(c.storage_path, "/var/lib/loom/n1") == 0);
+	CHECK_EQ_U64(c.storage_map_size, (uint64_t)1024 << 20);
+	CHECK(c.sync == LOOM_SYNC_COMMIT);
+	CHECK(c.fault_drop == 0.0 && c.fault_dup == 0.0 &&
+	      c.fault_reorder == 0.0 && c.fault_corrupt == 0.0);
+	CHECK_EQ_U64(c.fault_seed, 1);
+	CHECK(c.stats_file[0] == '\0');
+	CHECK(strcmp(c.log_level, "info") == 0);
+}
+
+static void test_defaults(void)
+{
+	struct loom_config d, c;
+	loom_config_defaults(&d);
+	CHECK_EQ_U64(d.cluster_id, 1);
+	CHECK_EQ_U64(d.gateway_be, 0);
+	CHECK_EQ_U64(d.mtu, 1500);
+	CHECK_EQ_U64(d.port_id, 0);
+	CHECK_EQ_U64(d.rx_desc, 1024);
+	CHECK_EQ_U64(d.tx_desc, 1024);
+	CHECK_EQ_U64(d.burst, 32);
+	CHECK_EQ_U64(d.arp_timeout_s, 60);
+	CHECK_EQ_U64(d.arp_cache_size, 256);
+	CHECK_EQ_U64(d.arp_pending_max, 64);
+	CHECK_EQ_U64(d.http_port, 9926);
+	CHECK_EQ_U64(d.repl_port, 9933);
+	CHECK_EQ_U64(d.main_lcore, 0);
+	CHECK_EQ_U64(d.n_io_lcores, 0);
+	CHECK_EQ_U64(d.n_repl_lcores, 0);
+	CHECK(d.storage_lcore == -1);
+	CHECK_EQ_U64(d.idle_spin_polls, 1000);
+	CHECK_EQ_U64(d.idle_sleep_max_us, 1000);
+	CHECK_EQ_U64(d.mbufs, 8191);
+	CHECK_EQ_U64(d.mbuf_cache, 256);
+	CHECK_EQ_U64(d.mbuf_data_room, 2176);
+	CHECK(strcmp(d.storage_path, "/var/lib/loom") == 0);
+	CHECK_EQ_U64(d.storage_map_size, (uint64_t)4096 << 20);
+	CHECK_EQ_U64(d.max_body_bytes, 65536);
+	CHECK(d.sync == LOOM_SYNC_COMMIT);
+	CHECK_EQ_U64(d.sync_interval_ms, 100);
+	CHECK_EQ_U64(d.commit_batch_max, 1024);
+	CHECK(d.fault_drop == 0.0 && d.fault_dup == 0.0 &&
+	      d.fault_reorder == 0.0 && d.fault_corrupt == 0.0);
+	CHECK_EQ_U64(d.fault_seed, 1);
+	CHECK(d.stats_file[0] == '\0');
+	CHECK_EQ_U64(d.stats_interval_ms, 1000);
+	CHECK(strcmp(d.log_level, "info") == 0);
+
+	/* The minimal file changes only what it sets. */
+	CHECK(parse(MIN_CONFIG, &c) == 0);
+	CHECK_EQ_U64(c.node_id, 1);
+	CHECK(strcmp(c.node_name, "t1") == 0);
+	CHECK(strcmp(c.eal_args, "--no-pci --vdev net_null0") == 0);
+	CHECK_EQ_U64(c.ip_be, be(10, 0, 0, 11));
+	CHECK_EQ_U64(c.prefix_len, 24);
+	CHECK_EQ_U64(c.n_io_lcores, 1);
+	CHECK_EQ_U64(c.io_lcores[0], 1);
+	struct loom_config masked = c;
+	masked.node_id = d.node_id;
+	memcpy(masked.node_name, d.node_name, sizeof masked.node_name);
+	memcpy(masked.eal_args, d.eal_args, sizeof masked.eal_args);
+	masked.ip_be = d.ip_be;
+	masked.prefix_len = d.prefix_len;
+	masked.io_lcores[0] = d.io_lcores[0];
+	masked.n_io_lcores = d.n_io_lcores;
+	CHECK(memcmp(&masked, &d, sizeof d) == 0);
+}
+
+static void test_every_key(void)
+{
+	struct loom_config c;
+	const char *text =
+		"[node]\n"
+		"id = 65535\n"
+		"name = node-A_1.x\n"
+		"cluster_id = 0xFFFFFFFFFFFFFFFF\n"
+		"[eal]\n"
+		"args = -l 0-5 -a 0000:01:00.0 --file-prefix x\n"
+		"[dataplane]\n"
+		"ip = 192.168.7.2/31\n"
+		"gateway = 192.168.7.3\n"
+		"mtu = 9000\n"
+		"port = 3\n"
+		"rx_desc = 16384\n"
+		"tx_desc = 64\n"
+		"burst = 256\n"
+		"arp_timeout_s = 86400\n"
+		"arp_cache_size = 16\n"
+		"arp_pending_max = 4096\n"
+		"http_port = 80\n"
+		"repl_port = 65535\n"
+		"[lcores]\n"
+		"main = 5\n"
+		"io = 0,1, 2 ,\t3\n"
+		"repl = 4\n"
+		"storage = 6\n"
+		"[idle]\n"
+		"spin_polls = 1000000000\n"
+		"sleep_max_us = 0\n"
+		"[mempool]\n"
+		"mbufs = 16777215\n"
+		"cache = 512\n"
+		"data_room = 9142\n"
+		"[storage]\n"
+		"path = /srv/loom\n"
+		"map_size_mb = 16777216\n"
+		"max_body = 64\n"
+		"sync = interval\n"
+		"sync_interval_ms = 60000\n"
+		"batch_max = 65536\n"
+		"[fault]\n"
+		"drop = 0.02\n"
+		"dup = 1e-3\n"
+		"reorder = .5\n"
+		"corrupt = 0.999999\n"
+		"seed = 18446744073709551615\n"
+		"[run]\n"
+		"stats_file = /tmp/s.json\n"
+		"stats_interval_ms = 100\n"
+		"log_level = debug\n";
+	int rc = parse(text, &c);
+	if (rc != 0)
+		fprintf(stderr, "%s\n", err);
+	CHECK(rc == 0);
+	CHECK_EQ_U64(c.node_id, 65535);
+	CHECK(strcmp(c.node_name, "node-A_1.x") == 0);
+	CHECK_EQ_U64(c.cluster_id, UINT64_MAX);
+	CHECK_EQ_U64(c.ip_be, be(192, 168, 7, 2));
+	CHECK_EQ_U64(c.prefix_len, 31);
+	CHECK_EQ_U64(c.gateway_be, be(192, 168, 7, 3));
+	CHECK_EQ_U64(c.mtu, 9000);
+	CHECK_EQ_U64(c.port_id, 3);
+	CHECK_EQ_U64(c.rx_desc, 16384);
+	CHECK_EQ_U64(c.tx_desc, 64);
+	CHECK_EQ_U64(c.burst, 256);
+	CHECK_EQ_U64(c.arp_timeout_s, 86400);
+	CHECK_EQ_U64(c.arp_cache_size, 16);
+	CHECK_EQ_U64(c.arp_pending_max, 4096);
+	CHECK_EQ_U64(c.http_port, 80);
+	CHECK_EQ_U64(c.repl_port, 65535);
+	CHECK_EQ_U64(c.main_lcore, 5);
+	CHECK_EQ_U64(c.n_io_lcores, 4);
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ_U64(c.io_lcores[i], i);
+	CHECK_EQ_U64(c.n_repl_lcores, 1);
+	CHECK_EQ_U64(c.repl_lcores[0], 4);
+	CHECK(c.storage_lcore == 6);
+	CHECK_EQ_U64(c.idle_spin_polls, 1000000000);
+	CHECK_EQ_U64(c.idle_sleep_max_us, 0);
+	CHECK_EQ_U64(c.mbufs, 16777215);
+	CHECK_EQ_U64(c.mbuf_cache, 512);
+	CHECK_EQ_U64(c.mbuf_data_room, 9142);
+	CHECK(strcmp(c.storage_path, "/srv/loom") == 0);
+	CHECK_EQ_U64(c.storage_map_size, (uint64_t)16777216 << 20);
+	CHECK_EQ_U64(c.max_body_bytes, 64);
+	CHECK(c.sync == LOOM_SYNC_INTERVAL);
+	CHECK_EQ_U64(c.sync_interval_ms, 60000);
+	CHECK_EQ_U64(c.commit_batch_max, 65536);
+	CHECK(c.fault_drop == 0.02);
+	CHECK(c.fault_dup == 0.001);
+	CHECK(c.fault_reorder == 0.5);
+	CHECK(c.fault_corrupt == 0.999999);
+	CHECK_EQ_U64(c.fault_seed, UINT64_MAX);
+	CHECK(strcmp(c.stats_file, "/tmp/s.json") == 0);
+	CHECK_EQ_U64(c.stats_interval_ms, 100);
+	CHECK(strcmp(c.log_level, "debug") == 0);
+
+	/* The other spellings of "nothing" and of numbers. */
+	CHECK(parse(MIN_CONFIG "[dataplane]\ngateway = none\n[lcores]\n"
+	            "repl = none\nstorage = -1\n[node]\ncluster_id = 0x0\n"
+	            "[fault]\nseed = 0X1f\n", &c) == 0);
+	CHECK_EQ_U64(c.gateway_be, 0);
+	CHECK_EQ_U64(c.n_repl_lcores, 0);
+	CHECK(c.storage_lcore == -1);
+	CHECK_EQ_U64(c.cluster_id, 0);
+	CHECK_EQ_U64(c.fault_seed, 0x1f);
+	CHECK(parse(MIN_CONFIG "[dataplane]\ngateway =\n", &c) == 0);
+	CHECK_EQ_U64(c.gateway_be, 0);
+	/* Leading zeros are decimal, not octal. */
+	CHECK(parse(MIN_CONFIG "[dataplane]\nmtu = 01500\n", &c) == 0);
+	CHECK_EQ_U64(c.mtu, 1500);
+	/* /32: no subnet, no network or broadcast address. */
+	CHECK(parse("[node]\nid=1\nname=a\n[eal]\nargs=--no-pci\n[dataplane]\n"
+	            "ip=10.1.2.3/32\n[lcores]\nio=1\n", &c) == 0);
+	CHECK_EQ_U64(c.prefix_len, 32);
+}
+
+static void test_syntax(void)
+{
+	struct loom_config c;
+	/* Comments, CRLF, a BOM, blanks, ':' and ';' inside values. */
+	const char *text =
+		"\xEF\xBB\xBF# a comment\r\n"
+		"; another\r\n"
+		"   # an indented comment\r\n"
+		"\r\n"
+		"[node]   ; trailing comment on a header\r\n"
+		"id=7 ; inline comment\r\n"
+		"name   =   x1   # inline hash comment\r\n"
+		"[eal]\r\n"
+		"args = --no-pci --vdev=net_pcap0,iface=a;b\r\n"
+		"[dataplane]\r\n"
+		"ip = 10.0.0.11/24\r\n"
+		"[lcores]\r\n"
+		"io = 1\r\n"
+		"[storage]\r\n"
+		"path = /data/a;b#c:d\r\n";
+	int rc = parse(text, &c);
+	if (rc != 0)
+		fprintf(stderr, "%s\n", err);
+	CHECK(rc == 0);
+	CHECK_EQ_U64(c.node_id, 7);
+	CHECK(strcmp(c.node_name, "x1") == 0);
+	CHECK(strcmp(c.eal_args, "--no-pci --vdev=net_pcap0,iface=a;b") == 0);
+	CHECK(strcmp(c.storage_path, "/data/a;b#c:d") == 0);
+
+	/* No final newline; a repeated section header is fine. */
+	CHECK(parse(MIN_CONFIG "[node]\ncluster_id = 9", &c) == 0);
+	CHECK_EQ_U64(c.cluster_id, 9);
+
+	/* Long EAL arguments continue on indented lines. */
+	CHECK(parse("[node]\nid=1\nname=a\n[eal]\nargs = --no-pci\n"
+	            "  --vdev net_null0 ; first\n"
+	            "\n"
+	            "# a comment between continuation lines\n"
+	            "\t--vdev net_null1\n"
+	            "[dataplane]\nip=10.0.0.11/24\n[lcores]\nio=1\n", &c) == 0);
+	CHECK(strcmp(c.eal_args, "--no-pci --vdev net_null0 --vdev net_null1") ==
+	      0);
+	/* ... even from an empty first line. */
+	CHECK(parse("[node]\nid=1\nname=a\n[eal]\nargs =\n  --no-pci\n"
+	            "[dataplane]\nip=10.0.0.11/24\n[lcores]\nio=1\n", &c) == 0);
+	CHECK(strcmp(c.eal_args, "--no-pci") == 0);
+
+	/* Only args may continue; indentation elsewhere is a mistake. */
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = 1500\n  9000\n",
+	           "t.ini:12: [dataplane] mtu:", "only [eal] args");
+	EXPECT_ERR(MIN_CONFIG "[run]\n  log_level = info\n",
+	           "t.ini:11: [run]", "no value to continue");
+	EXPECT_ERR("  [node]\nid=1\n", "t.ini:1: indented line '[node]' has no value",
+	           "indentation continues");
+
+	/* Structure. */
+	EXPECT_ERR("id = 1\n[node]\n", "t.ini:1:", "outside any section");
+	EXPECT_ERR(MIN_CONFIG "[node\n", "t.ini:10:", "closing ']'");
+	EXPECT_ERR(MIN_CONFIG "[node] x\n", "t.ini:10: [node]",
+	           "unexpected text after the section header");
+	EXPECT_ERR(MIN_CONFIG "[node]\njust words\n", "t.ini:11: [node]",
+	           "expected 'key = value'");
+	EXPECT_ERR(MIN_CONFIG "[node]\nname: x\n", "t.ini:11: [node]",
+	           "expected 'key = value'");
+	EXPECT_ERR(MIN_CONFIG "[node]\n= 5\n", "t.ini:11: [node]",
+	           "key name is missing");
+	EXPECT_ERR(MIN_CONFIG "[node]\nclu ster = 5\n", "t.ini:11: [node]",
+	           "'clu ster' is not a key name");
+
+	/* A line longer than inih's buffer is refused, not split. */
+	char long_line[1024];
+	snprintf(long_line, sizeof long_line, MIN_CONFIG "[storage]\npath = /%0400d\n", 0);
+	EXPECT_ERR(long_line, "t.ini:11: [storage]", "line too long");
+	/* ... but a long comment is harmless. */
+	snprintf(long_line, sizeof long_line, MIN_CONFIG "# %0400d\n[node]\n"
+	         "cluster_id = 3 ; %0300d\n", 0, 0);
+	CHECK(parse(long_line, &c) == 0);
+	CHECK_EQ_U64(c.cluster_id, 3);
+}
+
+static void test_exact_format(void)
+{
+	struct loom_config c;
+	const char *text = "[node]\nid = 1\nname = t1\n[eal]\nargs = --no-pci\n"
+	                   "[dataplane]\nip = 10.0.0.300/24\n[lcores]\nio = 1\n";
+	CHECK(loom_config_parse_string("node1.ini", text, &c, err, sizeof err) ==
+	      -1);
+	CHECK(strcmp(err, "node1.ini:7: [dataplane] ip: '10.0.0.300/24' is not "
+	                  "an IPv4 address with a prefix (A.B.C.D/P)") == 0);
+
+	/* Truncated to errlen, always NUL-terminated. */
+	char small[12];
+	memset(small, 'x', sizeof small);
+	CHECK(loom_config_parse_string("node1.ini", text, &c, small,
+	                               sizeof small) == -1);
+	CHECK(strcmp(small, "node1.ini:7") == 0);
+	CHECK(loom_config_parse_string("node1.ini", text, &c, NULL, 0) == -1);
+
+	/* A failed parse leaves the caller's struct alone. */
+	memset(&c, 0xA5, sizeof c);
+	struct loom_config before = c;
+	CHECK(parse(MIN_CONFIG "[dataplane]\nmtu = 100\n", &c) == -1);
+	CHECK(memcmp(&c, &before, sizeof c) == 0);
+
+	/* Control characters cannot split the one-line message. */
+	CHECK(loom_config_parse_string("a\nb.ini", "[node]\nid = \x01\n", &c,
+	                               err, sizeof err) == -1);
+	CHECK(strchr(err, '\n') == NULL && strchr(err, '\x01') == NULL);
+	CHECK_STR_CONTAINS(err, "a?b.ini:2: [node] id:");
+}
+
+static void test_errors(void)
+{
+	/* Unknown section and key. */
+	EXPECT_ERR(MIN_CONFIG "[nodes]\nid = 1\n", "t.ini:10:",
+	           "[nodes]: unknown section");
+	EXPECT_ERR(MIN_CONFIG "[node]\ncolour = blue\n", "t.ini:11: [node] colour:",
+	           "unknown key");
+	/* A key in the wrong section is unknown there. */
+	EXPECT_ERR(MIN_CONFIG "[node]\nmtu = 1500\n", "t.ini:11: [node] mtu:",
+	           "unknown key");
+	/* Keys are case-sensitive. */
+	EXPECT_ERR(MIN_CONFIG "[node]\nID = 1\n", "t.ini:11: [node] ID:",
+	           "unknown key");
+
+	/* Malformed integers. */
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = 12a\n",
+	           "t.ini:11: [dataplane] mtu:", "'12a' is not a decimal integer");
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = +1500\n",
+	           "t.ini:11: [dataplane] mtu:", "not a decimal integer");
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = -1500\n",
+	           "t.ini:11: [dataplane] mtu:", "not a decimal integer");
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = 1 500\n",
+	           "t.ini:11: [dataplane] mtu:", "not a decimal integer");
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = 0x5dc\n",
+	           "t.ini:11: [dataplane] mtu:", "not a decimal integer");
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu =\n",
+	           "t.ini:11: [dataplane] mtu:", "not a decimal integer");
+	EXPECT_ERR(MIN_CONFIG "[node]\ncluster_id = 0x\n",
+	           "t.ini:11: [node] cluster_id:", "decimal or 0x hex");
+	EXPECT_ERR(MIN_CONFIG "[node]\ncluster_id = 0x12g\n",
+	           "t.ini:11: [node] cluster_id:", "decimal or 0x hex");
+
+	/* Out of range, including overflow of every width. */
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = 575\n",
+	           "t.ini:11: [dataplane] mtu:", "'575' is out of range 576..9000");
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = 9001\n",
+	           "t.ini:11: [dataplane] mtu:", "out of range");
+	EXPECT_ERR("[node]\nid = 0\n", "t.ini:2: [node] id:",
+	           "out of range 1..65535");
+	EXPECT_ERR("[node]\nid = 65536\n", "t.ini:2: [node] id:",
+	           "out of range");
+	EXPECT_ERR(MIN_CONFIG "[node]\ncluster_id = 18446744073709551616\n",
+	           "t.ini:11: [node] cluster_id:", "out of range");
+	EXPECT_ERR(MIN_CONFIG "[fault]\nseed = 0x10000000000000000\n",
+	           "t.ini:11: [fault] seed:", "out of range");
+	EXPECT_ERR(MIN_CONFIG "[idle]\nspin_polls = 99999999999999999999999\n",
+	           "t.ini:11: [idle] spin_polls:", "out of range");
+	EXPECT_ERR(MIN_CONFIG "[idle]\nsleep_max_us = 100001\n",
+	           "t.ini:11: [idle] sleep_max_us:", "out of range");
+	EXPECT_ERR(MIN_CONFIG "[storage]\nmap_size_mb = 15\n",
+	           "t.ini:11: [storage] map_size_mb:", "out of range");
+	EXPECT_ERR(MIN_CONFIG "[mempool]\nmbufs = 1022\n",
+	           "t.ini:11: [mempool] mbufs:", "out of range");
+	EXPECT_ERR(MIN_CONFIG "[run]\nstats_interval_ms = 99\n",
+	           "t.ini:11: [run] stats_interval_ms:", "out of range");
+
+	/* Powers of two. */
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\nrx_desc = 1000\n",
+	           "t.ini:11: [dataplane] rx_desc:", "not a power of two");
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\ntx_desc = 96\n",
+	           "t.ini:11: [dataplane] tx_desc:", "not a power of two");
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\ntx_desc = 32\n",
+	           "t.ini:11: [dataplane] tx_desc:", "out of range 64..16384");
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\narp_cache_size = 300\n",
+	           "t.ini:11: [dataplane] arp_cache_size:", "not a power of two");
+
+	/* Addresses. */
+	EXPECT_ERR("[node]\nid=1\nname=a\n[eal]\nargs=--no-pci\n[dataplane]\n"
+	           "ip = 10.0.0.1\n", "t.ini:7: [dataplane] ip:",
+	           "not an IPv4 address with a prefix");
+	static const char *const bad_ips[] = {
+		"10.0.0.256/24", "10.0.0/24", "10.0.0.1.2/24", "010.0.0.1/24",
+		" 10.0.0.1/24x", "10.0.0.1/", "10.0.0.1/24/8", "10..0.1/24",
+		"a.b.c.d/24", "10.0.0.1/024", "10.0.0.1 /24", "10.0.0.-1/24",
+		"10.0.0.1/+24", "1000.0.0.1/24",
+	};
+	for (size_t i = 0; i < sizeof bad_ips / sizeof bad_ips[0]; i++) {
+		char text[256];
+		snprintf(text, sizeof text, "[dataplane]\nip = %s\n",
+		         bad_ips[i]);
+		EXPECT_ERR(text, "t.ini:2: [dataplane] ip:", "not an IPv4 address");
+	}
+	EXPECT_ERR("[dataplane]\nip = 10.0.0.1/33\n", "t.ini:2: [dataplane] ip:",
+	           "prefix length must be 1..32");
+	EXPECT_ERR("[dataplane]\nip = 10.0.0.1/0\n", "t.ini:2: [dataplane] ip:",
+	           "prefix length must be 1..32");
+	EXPECT_ERR("[dataplane]\nip = 10.0.0.0/24\n", "t.ini:2: [dataplane] ip:",
+	           "network address");
+	EXPECT_ERR("[dataplane]\nip = 10.0.0.255/24\n", "t.ini:2: [dataplane] ip:",
+	           "broadcast address");
+	EXPECT_ERR("[dataplane]\nip = 127.0.0.1/8\n", "t.ini:2: [dataplane] ip:",
+	           "not a unicast host address");
+	EXPECT_ERR("[dataplane]\nip = 224.0.0.1/24\n", "t.ini:2: [dataplane] ip:",
+	           "not a unicast host address");
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\ngateway = 10.0.0.1/24\n",
+	           "t.ini:11: [dataplane] gateway:", "not an IPv4 address");
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\ngateway = 0.0.0.0\n",
+	           "t.ini:11: [dataplane] gateway:", "use none");
+
+	/* Gateway against the subnet: checked after the whole file. */
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\ngateway = 10.0.1.1\n",
+	           "t.ini: [dataplane] gateway:",
+	           "10.0.1.1 (line 11) is outside the subnet 10.0.0.0/24 of ip "
+	           "(line 7)");
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\ngateway = 10.0.0.11\n",
+	           "t.ini: [dataplane] gateway:", "own ip");
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\ngateway = 10.0.0.0\n",
+	           "t.ini: [dataplane] gateway:", "network address");
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\ngateway = 10.0.0.255\n",
+	           "t.ini: [dataplane] gateway:", "broadcast address");
+	/* The order of ip and gateway in the file does not matter. */
+	EXPECT_ERR("[node]\nid=1\nname=a\n[eal]\nargs=--no-pci\n[lcores]\nio=1\n"
+	           "[dataplane]\ngateway = 10.9.0.1\nip = 10.0.0.11/24\n",
+	           "t.ini: [dataplane] gateway:", "(line 9) is outside");
+
+	/* Duplicates. */
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\nip = 10.0.0.12/24\n",
+	           "t.ini:11: [dataplane] ip:", "set twice (first on line 7");
+	EXPECT_ERR(MIN_CONFIG "[lcores]\nio = 2\n", "t.ini:11: [lcores] io:",
+	           "set twice");
+	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2, 3, 2\n",
+	           "t.ini:11: [lcores] repl:", "lcore 2 is listed twice");
+
+	/* Lists. */
+	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2,,3\n", "t.ini:11: [lcores] repl:",
+	           "not a list of lcore ids");
+	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2,\n", "t.ini:11: [lcores] repl:",
+	           "not a list of lcore ids");
+	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2 3\n", "t.ini:11: [lcores] repl:",
+	           "not a list of lcore ids");
+	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2,3,4,5,6\n",
+	           "t.ini:11: [lcores] repl:", "more than 4 lcores");
+	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2,1024\n",
+	           "t.ini:11: [lcores] repl:", "out of range 0..1023");
+	EXPECT_ERR("[lcores]\nio = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17\n",
+	           "t.ini:2: [lcores] io:", "more than 16 lcores");
+	EXPECT_ERR("[lcores]\nio =\n", "t.ini:2: [lcores] io:",
+	           "at least one lcore");
+	EXPECT_ERR(MIN_CONFIG "[lcores]\nstorage = -2\n",
+	           "t.ini:11: [lcores] storage:", "not an lcore id");
+
+	/* Roles: checked after the whole file, naming both lines. */
+	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2, 1\n", "t.ini: [lcores] repl:",
+	           "lcore 1 is an io lcore (io line 9) and a repl lcore (repl "
+	           "line 11)");
+	EXPECT_ERR(MIN_CONFIG "[lcores]\nmain = 1\n", "t.ini: [lcores] io:",
+	           "lcore 1 is the main lcore (main line 11)");
+	EXPECT_ERR(MIN_CONFIG "[lcores]\nstorage = 0\n",
+	           "t.ini: [lcores] storage:",
+	           "lcore 0 is the main lcore (main default)");
+	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 3\nstorage = 3\n",
+	           "t.ini: [lcores] storage:", "(repl line 11)");
+
+	/* Mandatory keys. */
+	EXPECT_ERR("", "t.ini: [node] id:", "missing");
+	EXPECT_ERR("[node]\nid = 1\n", "t.ini: [node] name:", "missing");
+	EXPECT_ERR("[node]\nid = 1\nname = a\n", "t.ini: [eal] args:", "missing");
+	EXPECT_ERR("[node]\nid = 1\nname = a\n[eal]\nargs=--no-pci\n",
+	           "t.ini: [dataplane] ip:", "missing");
+	EXPECT_ERR("[node]\nid = 1\nname = a\n[eal]\nargs=--no-pci\n"
+	           "[dataplane]\nip=10.0.0.11/24\n",
+	           "t.ini: [lcores] io:", "missing");
+
+	/* EAL safety. */
+	const char *unsafe =
+		"[node]\nid = 1\nname = a\n[eal]\nargs = --no-huge --vdev x\n"
+		"[dataplane]\nip=10.0.0.11/24\n[lcores]\nio=1\n";
+	struct loom_config c;
+	CHECK(parse(unsafe, &c) == -1);
+	CHECK(strcmp(err, "t.ini: [eal] args: must contain --no-pci or an "
+	                  "explicit allow-list (-a/--allow): Loom never probes "
+	                  "every PCI device") == 0);
+	EXPECT_ERR("[node]\nid = 1\nname = a\n[eal]\nargs =\n"
+	           "[dataplane]\nip=10.0.0.11/24\n[lcores]\nio=1\n",
+	           "t.ini: [eal] args:", "is empty (line 5)");
+
+	/* Strings. */
+	char text[512];
+	snprintf(text, sizeof text, "[node]\nname = %064d\n", 0);
+	EXPECT_ERR(text, "t.ini:2: [node] name:", "longer than 63 characters");
+	snprintf(text, sizeof text, "[node]\nname = %063d\n[eal]\n", 0);
+	EXPECT_ERR(text, "t.ini: [node] id:", "missing"); /* 63 is fine */
+	EXPECT_ERR("[node]\nname = my node\n", "t.ini:2: [node] name:",
+	           "outside [A-Za-z0-9_.-]");
+	EXPECT_ERR("[node]\nname = n/1\n", "t.ini:2: [node] name:",
+	           "outside [A-Za-z0-9_.-]");
+	EXPECT_ERR("[node]\nname =\n", "t.ini:2: [node] name:", "is empty");
+	EXPECT_ERR("[storage]\npath =\n", "t.ini:2: [storage] path:", "is empty");
+	char args[1400];
+	int n = snprintf(args, sizeof args, "[eal]\nargs = --no-pci\n");
+	for (int i = 0; i < 7; i++)
+		n += snprintf(args + n, sizeof args - (size_t)n, "  --vdev %0150d\n",
+		              i);
+	EXPECT_ERR(args, "t.ini:9: [eal] args:", "longer than 1023 characters");
+
+	/* Fault rates. */
+	static const char *const bad_rates[] = {"1.0", "1", "-0.1", "nan",
+	                                        "inf", "2e0"};
+	for (size_t i = 0; i < sizeof bad_rates / sizeof bad_rates[0]; i++) {
+		snprintf(text, sizeof text, "[fault]\ndrop = %s\n", bad_rates[i]);
+		EXPECT_ERR(text, "t.ini:2: [fault] drop:", "a probability");
+		CHECK_STR_CONTAINS(err, bad_rates[i]);
+	}
+	EXPECT_ERR("[fault]\nreorder = -0.1\n", "t.ini:2: [fault] reorder:",
+	           "out of range");
+	EXPECT_ERR("[fault]\ndup = 1.0\n", "t.ini:2: [fault] dup:", "out of range");
+	static const char *const junk_rates[] = {"0.1x", "0x0.1", "", ".",
+	                                         "1e", "0.1 0.2", "+0.1"};
+	for (size_t i = 0; i < sizeof junk_rates / sizeof junk_rates[0]; i++) {
+		snprintf(text, sizeof text, "[fault]\ncorrupt = %s\n",
+		         junk_rates[i]);
+		EXPECT_ERR(text, "t.ini:2: [fault] corrupt:",
+		           "is not a decimal number");
+	}
+
+	/* Enumerations. */
+	EXPECT_ERR("[storage]\nsync = always\n", "t.ini:2: [storage] sync:",
+	           "'always' is not commit or interval");
+	EXPECT_ERR("[storage]\nsync = Commit\n", "t.ini:2: [storage] sync:",
+	           "not commit or interval");
+	EXPECT_ERR("[run]\nlog_level = verbose\n", "t.ini:2: [run] log_level:",
+	           "not error, warn, info or debug");
+
+	/* Whole-file numeric relations. */
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\nrepl_port = 9926\n",
+	           "t.ini: [dataplane] repl_port:", "also http_port");
+	/* cache <= mbufs / 1.5 holds for every in-range pair (512 * 1.5 <
+	 * 1023), so the smallest pool takes the largest cache. */
+	CHECK(parse(MIN_CONFIG "[mempool]\nmbufs = 1023\ncache = 512\n", &c) ==
+	      0);
+	EXPECT_ERR(MIN_CONFIG "[mempool]\ncache = 513\n",
+	           "t.ini:11: [mempool] cache:", "out of range 0..512");
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = 9000\n",
+	           "t.ini: [mempool] data_room:", "needs mtu + 14 + 128 headroom = 9142");
+	CHECK(parse(MIN_CONFIG "[dataplane]\nmtu = 2034\n", &c) == 0);
+	CHECK(parse(MIN_CONFIG "[dataplane]\nmtu = 2035\n", &c) == -1);
+
+	/* The first error wins even when later lines are also wrong. */
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = x\n[bogus]\n",
+	           "t.ini:11: [dataplane] mtu:", "not a decimal integer");
+}
+
+static void test_eal_args_safe(void)
+{
+	static const struct {
+		const char *args;
+		bool safe;
+	} cases[] = {
+		{"--no-pci", true},
+		{"  --no-huge\t--no-pci\n", true},
+		{"-l 0-1 --no-pci --vdev net_null0", true},
+		{"-a 0000:01:00.0", true},
+		{"-a 01:00.0 -l 0", true},
+		{"-a0000:01:00.0", true},
+		{"--allow 0000:01:00.0", true},
+		{"--allow=0000:01:00.0", true},
+		{"-w 0000:01:00.0", true},
+		{"-w0000:01:00.0", true},
+		{"--pci-whitelist 0000:01:00.0", true},
+		{"--pci-whitelist=0000:01:00.0", true},
+		{"", false},
+		{"   ", false},
+		{"--no-huge --vdev net_null0", false},
+		{"--no-pcix", false},
+		{"--no-pci=1", false},
+		{"-no-pci", false},
+		{"no-pci", false},
+		{"-allow", false},
+		{"--allowed 0000:01:00.0", false},
+		{"-a", false},
+		{"--no-huge -a", false},
+		{"--allow", false},
+		{"--allow=", false},
+		{"-w", false},
+		{"--pci-whitelist", false},
+		{"--pci-whitelist=", false},
+		{"-a --no-huge", false},
+		{"--allow=-l", false},
+		{"-b 0000:01:00.0", false},
+		{"-A 0000:01:00.0", false},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		bool got = loom_eal_args_safe(cases[i].args);
+		if (got != cases[i].safe)
+			fprintf(stderr, "loom_eal_args_safe(\"%s\") = %d\n",
+			        cases[i].args, got);
+		CHECK(got == cases[i].safe);
+	}
+	CHECK(!loom_eal_args_safe(NULL));
+}
+
+static void test_load_errors(void)
+{
+	struct loom_config c;
+	const char *path = LOOM_SOURCE_DIR "/hw-configs/no-such-profile.ini";
+	CHECK(loom_config_load(path, &c, err, sizeof err) == -1);
+	CHECK_STR_CONTAINS(err, path);
+	CHECK_STR_CONTAINS(err, ": cannot open: ");
+	CHECK_STR_CONTAINS(err, strerror(ENOENT));
+
+	/* Through a real file: the name in messages is the path given. */
+	char tmp[] = "/tmp/loom-test-config-XXXXXX";
+	int fd = mkstemp(tmp);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	FILE *f = fdopen(fd, "w");
+	fputs(MIN_CONFIG "[dataplane]\nmtu = 12a\n", f);
+	fclose(f);
+	CHECK(loom_config_load(tmp, &c, err, sizeof err) == -1);
+	char want[64];
+	snprintf(want, sizeof want, "%s:11: [dataplane] mtu:", tmp);
+	CHECK_STR_CONTAINS(err, want);
+
+	/* A NUL byte would otherwise end the text early, silently. */
+	f = fopen(tmp, "wb");
+	fwrite(MIN_CONFIG "[node]\nclus\0ter_id = 1\n",
+	       sizeof(MIN_CONFIG "[node]\nclus\0ter_id = 1\n") - 1, 1, f);
+	fclose(f);
+	CHECK(loom_config_load(tmp, &c, err, sizeof err) == -1);
+	snprintf(want, sizeof want, "%s:11: contains a NUL byte", tmp);
+	CHECK_STR_CONTAINS(err, want);
+
+	f = fopen(tmp, "w");
+	fputs(MIN_CONFIG, f);
+	fclose(f);
+	CHECK(loom_config_load(tmp, &c, err, sizeof err) == 0);
+	CHECK_EQ_U64(c.node_id, 1);
+	remove(tmp);
+}
+
+/* Every profile in hw-configs/ must load: a profile added later is checked
+ * without touching this file. */
+static void test_all_profiles(void)
+{
+	const char *dir = LOOM_SOURCE_DIR "/hw-configs";
+	DIR *d = opendir(dir);
+	CHECK(d != NULL);
+	if (d == NULL)
+		return;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		if (len < 5 || strcmp(e->d_name + len - 4, ".ini") != 0)
+			continue;
+		char path[1024];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		struct loom_config c;
+		int rc = loom_config_load(path, &c, err, sizeof err);
+		if (rc != 0)
+			fprintf(stderr, "profile %s: %s\n", e->d_name, err);
+		CHECK(rc == 0);
+		n++;
+	}
+	closedir(d);
+	CHECK(n >= 1);
+}
+
+int main(void)
+{
+	test_veth_profile();
+	test_defaults();
+	test_every_key();
+	test_syntax();
+	test_exact_format();
+	test_errors();
+	test_eal_args_safe();
+	test_load_errors();
+	test_all_profiles();
+	CHECK_DONE();
+}
