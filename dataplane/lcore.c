@@ -1,0 +1,377 @@
+#include "dataplane/lcore.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "common/log.h"
+
+#define ARP_RING_SIZE 256
+#define NET_TIMER_PERIOD_US 10000
+
+/* --- frames for the stack: mbufs from this port's pool ------------------ */
+
+static void io_flush_tx(struct io_lcore *io);
+
+static void *io_frame_alloc(void *user, uint16_t len, uint8_t **data)
+{
+	struct io_lcore *io = user;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(io->app->port.pool);
+	if (m == NULL) {
+		io->c.no_mbuf++;
+		return NULL;
+	}
+	char *p = rte_pktmbuf_append(m, len);
+	if (p == NULL) {
+		rte_pktmbuf_free(m);
+		io->c.no_mbuf++;
+		return NULL;
+	}
+	*data = (uint8_t *)p;
+	return m;
+}
+
+static void io_frame_send(void *user, void *frame, uint16_t len)
+{
+	struct io_lcore *io = user;
+	struct rte_mbuf *m = frame;
+	m->data_len = len;
+	m->pkt_len = len;
+	if (io->tx_n == IO_TX_BUF_MAX)
+		io_flush_tx(io);
+	io->tx_buf[io->tx_n++] = m;
+}
+
+static void io_frame_free(void *user, void *frame)
+{
+	(void)user;
+	rte_pktmbuf_free(frame);
+}
+
+/* --- fault injection ops over mbufs ------------------------------------- */
+
+static void fault_mbuf_free(void *user, void *pkt)
+{
+	(void)user;
+	rte_pktmbuf_free(pkt);
+}
+
+static void *fault_mbuf_clone(void *user, void *pkt)
+{
+	struct io_lcore *io = user;
+	return rte_pktmbuf_copy(pkt, io->app->port.pool, 0, UINT32_MAX);
+}
+
+static void fault_mbuf_corrupt(void *user, void *pkt, uint64_t rnd)
+{
+	(void)user;
+	struct rte_mbuf *m = pkt;
+	uint16_t len = rte_pktmbuf_data_len(m);
+	if (len == 0)
+		return;
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	d[(rnd >> 8) % len] ^= (uint8_t)(1u << (rnd & 7));
+}
+
+/* --- TX ----------------------------------------------------------------- */
+
+static void io_flush_tx(struct io_lcore *io)
+{
+	if (io->tx_n == 0)
+		return;
+	struct rte_mbuf **pkts = io->tx_buf;
+	uint16_t n = io->tx_n;
+	void *faulted[2 * IO_TX_BUF_MAX + 1];
+	if (io->fault_tx.enabled) {
+		const struct fault_ops ops = {fault_mbuf_free, fault_mbuf_clone,
+		                              fault_mbuf_corrupt, io};
+		n = fault_apply(&io->fault_tx, &ops, (void *const *)pkts, n,
+		                faulted, (uint16_t)(2 * IO_TX_BUF_MAX + 1));
+		pkts = (struct rte_mbuf **)faulted;
+	}
+	uint16_t sent = rte_eth_tx_burst(io->app->port.port_id, io->queue,
+	                                 pkts, n);
+	if (sent < n)
+		sent += rte_eth_tx_burst(io->app->port.port_id, io->queue,
+		                         pkts + sent, (uint16_t)(n - sent));
+	io->c.tx_pkts += sent;
+	for (uint16_t i = sent; i < n; i++) {
+		rte_pktmbuf_free(pkts[i]);
+		io->c.tx_drop_full++;
+	}
+	io->tx_n = 0;
+}
+
+/* --- RX ----------------------------------------------------------------- */
+
+/* Show a copy of an ARP frame to every sibling io lcore, so each one's
+ * cache learns neighbours whose replies RSS delivered elsewhere. */
+static void io_share_arp(struct io_lcore *io, struct rte_mbuf *m)
+{
+	struct loomd *app = io->app;
+	for (uint16_t i = 0; i < app->n_io; i++) {
+		struct io_lcore *peer = app->io[i];
+		if (peer == io)
+			continue;
+		struct rte_mbuf *c = rte_pktmbuf_copy(m, app->port.pool, 0,
+		                                      UINT32_MAX);
+		if (c == NULL || rte_ring_mp_enqueue(peer->arp_ring, c) != 0) {
+			rte_pktmbuf_free(c);
+			io->c.arp_copy_drop++;
+			continue;
+		}
+		io->c.arp_copy_tx++;
+	}
+}
+
+static void io_drain_arp_copies(struct io_lcore *io)
+{
+	void *copies[32];
+	unsigned n = rte_ring_sc_dequeue_burst(io->arp_ring, copies, 32, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = copies[i];
+		net_arp_observe(&io->net, rte_pktmbuf_mtod(m, uint8_t *),
+		                rte_pktmbuf_data_len(m));
+		rte_pktmbuf_free(m);
+	}
+	io->c.arp_copy_rx += n;
+}
+
+static inline bool frame_is_arp(const uint8_t *d, uint16_t len)
+{
+	return len >= NET_ETH_HLEN && d[12] == 0x08 && d[13] == 0x06;
+}
+
+static void io_rx_one(struct io_lcore *io, struct rte_mbuf *m)
+{
+	if (m->nb_segs != 1) {
+		io->c.rx_drop_multiseg++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	uint16_t len = rte_pktmbuf_data_len(m);
+	if (io->app->n_io > 1 && frame_is_arp(d, len))
+		io_share_arp(io, m);
+
+	struct net_rx_result res;
+	switch (net_rx(&io->net, d, len, &res)) {
+	case NET_RX_REPLY:
+		io_frame_send(io, m, res.reply_len);
+		return;
+	case NET_RX_L4_TCP:
+		/* No TCP stack yet (the TCP issue adds it, with RSTs for
+		 * segments to no connection); counted and dropped. */
+		io->c.tcp_no_listener++;
+		rte_pktmbuf_free(m);
+		return;
+	case NET_RX_DROP:
+	case NET_RX_CONSUMED:
+	default:
+		rte_pktmbuf_free(m);
+		return;
+	}
+}
+
+static inline uint64_t tsc_to_us(const struct loomd *app, uint64_t tsc)
+{
+	return (uint64_t)((__uint128_t)tsc * 1000000u / app->tsc_hz);
+}
+
+static void idle_sleep(struct idle_backoff *b, struct lcore_counters *c)
+{
+	uint32_t us = idle_empty(b);
+	if (us == 0)
+		return;
+	c->idle_sleeps++;
+	c->idle_sleep_us += us;
+	rte_delay_us_sleep(us);
+}
+
+int io_lcore_main(void *arg)
+{
+	struct io_lcore *io = arg;
+	struct loomd *app = io->app;
+	struct rte_mbuf *rx[IO_BURST_MAX];
+	void *faulted[2 * IO_BURST_MAX + 1];
+	const struct fault_ops ops = {fault_mbuf_free, fault_mbuf_clone,
+	                              fault_mbuf_corrupt, io};
+	uint64_t next_timer = 0;
+
+	io->net.now_us = tsc_to_us(app, rte_get_tsc_cycles() - app->start_tsc);
+	if (io->index == 0 && net_arp_announce(&io->net) == 0)
+		LOG_INFO("io", "lcore %u: gratuitous ARP sent", io->lcore_id);
+	io_flush_tx(io);
+	LOG_INFO("io", "lcore %u polling port %u queue %u", io->lcore_id,
+	         app->port.port_id, io->queue);
+
+	while (!atomic_load_explicit(&app->stop, memory_order_relaxed)) {
+		io->c.polls++;
+		io->net.now_us =
+			tsc_to_us(app, rte_get_tsc_cycles() - app->start_tsc);
+		uint16_t n = rte_eth_rx_burst(app->port.port_id, io->queue, rx,
+		                              io->burst);
+		bool work = n != 0;
+		struct rte_mbuf **pkts = rx;
+		if (n != 0 && io->fault_rx.enabled) {
+			n = fault_apply(&io->fault_rx, &ops, (void *const *)rx,
+			                n, faulted,
+			                (uint16_t)(2 * IO_BURST_MAX + 1));
+			pkts = (struct rte_mbuf **)faulted;
+		}
+		io->c.rx_pkts += n;
+		for (uint16_t i = 0; i < n; i++) {
+			if (i + 1 < n)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1],
+				                               void *));
+			io_rx_one(io, pkts[i]);
+		}
+		if (!rte_ring_empty(io->arp_ring)) {
+			io_drain_arp_copies(io);
+			work = true;
+		}
+		if (io->net.now_us >= next_timer) {
+			net_timer(&io->net);
+			next_timer = io->net.now_us + NET_TIMER_PERIOD_US;
+		}
+		if (io->tx_n != 0) {
+			io_flush_tx(io);
+			work = true;
+		}
+		if (work) {
+			io->c.busy_polls++;
+			idle_work(&io->idle);
+		} else {
+			idle_sleep(&io->idle, &io->c);
+		}
+	}
+	io_flush_tx(io);
+	LOG_INFO("io", "lcore %u stopped", io->lcore_id);
+	return 0;
+}
+
+int aux_lcore_main(void *arg)
+{
+	struct aux_lcore *aux = arg;
+	LOG_INFO(aux_role_name(aux->role), "lcore %u started", aux->lcore_id);
+	while (!atomic_load_explicit(&aux->app->stop, memory_order_relaxed)) {
+		aux->c.polls++;
+		idle_sleep(&aux->idle, &aux->c);
+	}
+	LOG_INFO(aux_role_name(aux->role), "lcore %u stopped", aux->lcore_id);
+	return 0;
+}
+
+const char *aux_role_name(enum aux_role role)
+{
+	return role == AUX_REPL ? "repl" : "storage";
+}
+
+/* --- set-up and tear-down ----------------------------------------------- */
+
+struct io_lcore *io_lcore_create(struct loomd *app, uint16_t index,
+                                 unsigned lcore_id)
+{
+	const struct loom_config *cfg = app->cfg;
+	int socket = (int)rte_lcore_to_socket_id(lcore_id);
+	struct io_lcore *io = rte_zmalloc_socket("io_lcore", sizeof *io,
+	                                         RTE_CACHE_LINE_SIZE, socket);
+	if (io == NULL) {
+		LOG_ERR("io", "lcore %u: no memory for its context", lcore_id);
+		return NULL;
+	}
+	io->lcore_id = lcore_id;
+	io->index = index;
+	io->queue = index;
+	io->app = app;
+	io->burst = cfg->burst > IO_BURST_MAX ? IO_BURST_MAX : cfg->burst;
+	idle_init(&io->idle, cfg->idle_spin_polls, cfg->idle_sleep_max_us);
+	fault_init(&io->fault_rx, cfg->fault_drop, cfg->fault_dup,
+	           cfg->fault_reorder, cfg->fault_corrupt, cfg->fault_seed,
+	           2u * index);
+	fault_init(&io->fault_tx, cfg->fault_drop, cfg->fault_dup,
+	           cfg->fault_reorder, cfg->fault_corrupt, cfg->fault_seed,
+	           2u * index + 1);
+
+	size_t table_bytes = NET_ARP_ENTRY_SIZE * cfg->arp_cache_size;
+	size_t pend_bytes = NET_ARP_PENDING_SIZE * cfg->arp_pending_max;
+	io->arp_mem = rte_zmalloc_socket("io_arp", table_bytes + pend_bytes,
+	                                 RTE_CACHE_LINE_SIZE, socket);
+	char name[RTE_RING_NAMESIZE];
+	snprintf(name, sizeof name, "loom_arp_%u", lcore_id);
+	io->arp_ring = rte_ring_create(name, ARP_RING_SIZE, socket,
+	                               RING_F_SC_DEQ);
+	if (io->arp_mem == NULL || io->arp_ring == NULL) {
+		LOG_ERR("io", "lcore %u: no memory for ARP state", lcore_id);
+		io_lcore_destroy(io);
+		return NULL;
+	}
+
+	struct net_ctx *net = &io->net;
+	memcpy(net->mac, app->port.mac.addr_bytes, 6);
+	net->ip_be = cfg->ip_be;
+	net->netmask_be = cfg->prefix_len == 0
+		? 0 : rte_cpu_to_be_32(~0u << (32 - cfg->prefix_len));
+	net->gateway_be = cfg->gateway_be;
+	net->mtu = cfg->mtu;
+	net->ops = (struct net_ops){io_frame_alloc, io_frame_send,
+	                            io_frame_free, io};
+	net->arp_table = io->arp_mem;
+	net->arp_table_size = cfg->arp_cache_size;
+	net->arp_timeout_us = (uint64_t)cfg->arp_timeout_s * 1000000u;
+	net->pending = (struct net_arp_pending *)((uint8_t *)io->arp_mem +
+	                                          table_bytes);
+	net->arp_pending_max = cfg->arp_pending_max;
+	net->pending_timeout_us = 3000000u;
+	if (net_init(net) != 0) {
+		LOG_ERR("io", "lcore %u: stack init failed", lcore_id);
+		io_lcore_destroy(io);
+		return NULL;
+	}
+	return io;
+}
+
+void io_lcore_destroy(struct io_lcore *io)
+{
+	if (io == NULL)
+		return;
+	if (io->arp_mem != NULL)
+		net_fini(&io->net);
+	for (uint16_t i = 0; i < io->tx_n; i++)
+		rte_pktmbuf_free(io->tx_buf[i]);
+	io->tx_n = 0;
+	const struct fault_ops ops = {fault_mbuf_free, fault_mbuf_clone,
+	                              fault_mbuf_corrupt, io};
+	fault_flush(&io->fault_rx, &ops);
+	fault_flush(&io->fault_tx, &ops);
+	if (io->arp_ring != NULL) {
+		void *m;
+		while (rte_ring_dequeue(io->arp_ring, &m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(io->arp_ring);
+	}
+	rte_free(io->arp_mem);
+	rte_free(io);
+}
+
+struct aux_lcore *aux_lcore_create(struct loomd *app, enum aux_role role,
+                                   unsigned lcore_id)
+{
+	struct aux_lcore *aux = rte_zmalloc_socket(
+		"aux_lcore", sizeof *aux, RTE_CACHE_LINE_SIZE,
+		(int)rte_lcore_to_socket_id(lcore_id));
+	if (aux == NULL)
+		return NULL;
+	aux->lcore_id = lcore_id;
+	aux->role = role;
+	aux->app = app;
+	idle_init(&aux->idle, app->cfg->idle_spin_polls,
+	          app->cfg->idle_sleep_max_us);
+	return aux;
+}
+
+void aux_lcore_destroy(struct aux_lcore *aux) { rte_free(aux); }

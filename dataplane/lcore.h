@@ -1,0 +1,86 @@
+/*
+ * lcore.h - the per-lcore contexts and their poll loops.
+ *
+ * An io lcore owns one RX/TX queue pair, its L2/L3 stack state (ARP cache,
+ * pending queue), its fault injectors and its counters; nothing in it is
+ * touched by another lcore except the counters, which the main lcore reads
+ * (relaxed, possibly one burst stale) to publish them. The only cross-lcore
+ * channel is arp_ring: copies of ARP frames another io lcore received, so
+ * that every lcore's cache learns every neighbour (RSS sends ARP to one
+ * queue only).
+ *
+ * repl and storage lcores are launched with their roles; until their
+ * subsystems exist they run the same idle back-off loop and exit on stop.
+ */
+#ifndef LOOM_DATAPLANE_LCORE_H
+#define LOOM_DATAPLANE_LCORE_H
+
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "dataplane/idle.h"
+#include "dataplane/loomd.h"
+#include "dataplane/net/net.h"
+#include "dataplane/port/fault.h"
+
+#define IO_BURST_MAX 256
+#define IO_TX_BUF_MAX 512
+
+/* Written only by the owning lcore. */
+struct lcore_counters {
+	uint64_t polls;         /* loop iterations */
+	uint64_t busy_polls;    /* iterations that found work */
+	uint64_t rx_pkts, tx_pkts;
+	uint64_t tx_drop_full;  /* TX queue full: freed after one retry */
+	uint64_t rx_drop_multiseg; /* chained mbufs: larger than the MTU allows */
+	uint64_t tcp_no_listener;  /* TCP for us with no TCP stack yet */
+	uint64_t idle_sleeps, idle_sleep_us;
+	uint64_t arp_copy_tx, arp_copy_rx, arp_copy_drop;
+	uint64_t no_mbuf;       /* pool empty when the stack needed a frame */
+};
+
+enum aux_role { AUX_REPL, AUX_STORAGE };
+
+struct io_lcore {
+	unsigned lcore_id;
+	uint16_t index;   /* 0..n_io-1 */
+	uint16_t queue;
+	struct loomd *app;
+	struct net_ctx net;
+	struct fault_state fault_rx, fault_tx;
+	struct idle_backoff idle;
+	struct rte_ring *arp_ring; /* MP/SC: ARP copies from sibling io lcores */
+	void *arp_mem;             /* backing store of net.arp_table/pending */
+	uint16_t burst;
+	uint16_t tx_n;
+	struct lcore_counters c;
+	struct rte_mbuf *tx_buf[IO_TX_BUF_MAX];
+} __rte_cache_aligned;
+
+struct aux_lcore {
+	unsigned lcore_id;
+	enum aux_role role;
+	struct loomd *app;
+	struct idle_backoff idle;
+	struct lcore_counters c;
+} __rte_cache_aligned;
+
+/* Allocate and initialise io lcore `index` on its socket; returns NULL and
+ * logs on failure. */
+struct io_lcore *io_lcore_create(struct loomd *app, uint16_t index,
+                                 unsigned lcore_id);
+void io_lcore_destroy(struct io_lcore *io);
+
+struct aux_lcore *aux_lcore_create(struct loomd *app, enum aux_role role,
+                                   unsigned lcore_id);
+void aux_lcore_destroy(struct aux_lcore *aux);
+
+/* rte_eal_remote_launch entry points; arg is the context above. */
+int io_lcore_main(void *arg);
+int aux_lcore_main(void *arg);
+
+const char *aux_role_name(enum aux_role role);
+
+#endif

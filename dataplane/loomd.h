@@ -1,0 +1,35 @@
+/*
+ * loomd.h - the loomd process: what main() builds before the lcores start.
+ *
+ * Everything here is written by the main lcore during start-up and shutdown
+ * only; while the worker lcores run it is read-only, except `stop`, which
+ * the main lcore sets once and every lcore polls. Per-lcore mutable state
+ * lives in struct io_lcore / struct aux_lcore (lcore.h), each owned by its
+ * lcore.
+ */
+#ifndef LOOM_DATAPLANE_LOOMD_H
+#define LOOM_DATAPLANE_LOOMD_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "dataplane/port/port.h"
+
+struct io_lcore;
+struct aux_lcore;
+
+struct loomd {
+	const struct loom_config *cfg;
+	struct loom_port port;
+	atomic_bool stop;
+	uint64_t start_tsc;
+	uint64_t tsc_hz;
+
+	uint16_t n_io;
+	struct io_lcore *io[LOOM_MAX_IO_LCORES];
+	uint16_t n_aux; /* repl and storage lcores */
+	struct aux_lcore *aux[LOOM_MAX_REPL_LCORES + 1];
+};
+
+#endif

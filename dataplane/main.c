@@ -1,0 +1,278 @@
+/*
+ * loomd: the data-plane process. Start-up reads and validates the config,
+ * starts EAL (never without --no-pci or an allow-list), opens the port,
+ * builds one context per lcore role and launches them; the main lcore then
+ * only watches for SIGINT/SIGTERM and publishes counters. Shutdown reverses
+ * it: stop flag, join lcores, free their buffers, stop and close the port,
+ * EAL cleanup.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "dataplane/eal.h"
+#include "dataplane/lcore.h"
+#include "dataplane/loomd.h"
+#include "dataplane/stats_file.h"
+
+#define LOOMD_VERSION "0.1.0"
+
+/* Signal handlers can only talk through a global; this is the one. */
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig) { got_signal = sig; }
+
+static void usage(FILE *f)
+{
+	fputs("usage: loomd --config FILE [-- EXTRA_EAL_ARGS...]\n"
+	      "       loomd --check-config FILE\n"
+	      "\n"
+	      "Loom's data-plane process: DPDK poll-mode lcores running the\n"
+	      "network stack, HTTP ingress and replication for one node.\n"
+	      "\n"
+	      "  -c, --config FILE        run the node FILE describes\n"
+	      "      --check-config FILE  validate FILE, print a summary, exit\n"
+	      "  -h, --help               this text\n"
+	      "  -V, --version            print the version\n"
+	      "\n"
+	      "Arguments after -- are appended to [eal] args (for example a\n"
+	      "--vdev for a test). EAL must be given --no-pci or an explicit\n"
+	      "allow-list (-a/--allow); loomd refuses to start otherwise.\n"
+	      "Exit status: 0 clean shutdown, 1 error, 2 usage.\n"
+	      "The configuration reference is docs/CONFIG.md.\n",
+	      f);
+}
+
+static int check_config(const char *path)
+{
+	struct loom_config cfg;
+	char err[512];
+	if (loom_config_load(path, &cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	printf("%s: ok: node %u (%s), %u io lcore(s), main lcore %u\n", path,
+	       cfg.node_id, cfg.node_name, cfg.n_io_lcores, cfg.main_lcore);
+	return 0;
+}
+
+static int check_lcores(const struct loom_config *cfg)
+{
+	if (rte_get_main_lcore() != cfg->main_lcore) {
+		LOG_ERR("loomd", "[lcores] main = %u but EAL's main lcore is %u",
+		        cfg->main_lcore, rte_get_main_lcore());
+		return -1;
+	}
+	unsigned ids[LOOM_MAX_IO_LCORES + LOOM_MAX_REPL_LCORES + 1];
+	unsigned n = 0;
+	for (uint16_t i = 0; i < cfg->n_io_lcores; i++)
+		ids[n++] = cfg->io_lcores[i];
+	for (uint16_t i = 0; i < cfg->n_repl_lcores; i++)
+		ids[n++] = cfg->repl_lcores[i];
+	if (cfg->storage_lcore >= 0)
+		ids[n++] = (unsigned)cfg->storage_lcore;
+	for (unsigned i = 0; i < n; i++) {
+		if (!rte_lcore_is_enabled(ids[i])) {
+			LOG_ERR("loomd", "[lcores]: lcore %u is not enabled in "
+			        "EAL; add it to -l/--lcores in [eal] args",
+			        ids[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void destroy_lcores(struct loomd *app)
+{
+	for (uint16_t i = 0; i < app->n_io; i++)
+		io_lcore_destroy(app->io[i]);
+	app->n_io = 0;
+	for (uint16_t i = 0; i < app->n_aux; i++)
+		aux_lcore_destroy(app->aux[i]);
+	app->n_aux = 0;
+}
+
+static int create_lcores(struct loomd *app)
+{
+	const struct loom_config *cfg = app->cfg;
+	for (uint16_t i = 0; i < cfg->n_io_lcores; i++) {
+		app->io[i] = io_lcore_create(app, i, cfg->io_lcores[i]);
+		if (app->io[i] == NULL)
+			return -1;
+		app->n_io++;
+	}
+	for (uint16_t i = 0; i < cfg->n_repl_lcores; i++) {
+		struct aux_lcore *a =
+			aux_lcore_create(app, AUX_REPL, cfg->repl_lcores[i]);
+		if (a == NULL)
+			return -1;
+		app->aux[app->n_aux++] = a;
+	}
+	if (cfg->storage_lcore >= 0) {
+		struct aux_lcore *a = aux_lcore_create(
+			app, AUX_STORAGE, (unsigned)cfg->storage_lcore);
+		if (a == NULL)
+			return -1;
+		app->aux[app->n_aux++] = a;
+	}
+	return 0;
+}
+
+static int launch_lcores(struct loomd *app)
+{
+	for (uint16_t i = 0; i < app->n_io; i++) {
+		int rc = rte_eal_remote_launch(io_lcore_main, app->io[i],
+		                               app->io[i]->lcore_id);
+		if (rc != 0) {
+			LOG_ERR("loomd", "launch io lcore %u: %s",
+			        app->io[i]->lcore_id, rte_strerror(-rc));
+			return -1;
+		}
+	}
+	for (uint16_t i = 0; i < app->n_aux; i++) {
+		int rc = rte_eal_remote_launch(aux_lcore_main, app->aux[i],
+		                               app->aux[i]->lcore_id);
+		if (rc != 0) {
+			LOG_ERR("loomd", "launch lcore %u: %s",
+			        app->aux[i]->lcore_id, rte_strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The main lcore's loop: signals and counters, nothing on the data path. */
+static void main_lcore_loop(struct loomd *app)
+{
+	const struct loom_config *cfg = app->cfg;
+	uint64_t period = app->tsc_hz * cfg->stats_interval_ms / 1000u;
+	uint64_t next_stats = rte_get_tsc_cycles();
+	bool warned = false;
+	while (!got_signal) {
+		if (cfg->stats_file[0] != '\0' &&
+		    rte_get_tsc_cycles() >= next_stats) {
+			if (stats_write_file(app, cfg->stats_file) != 0 &&
+			    !warned) {
+				LOG_WARN("loomd", "cannot write %s: %s",
+				         cfg->stats_file, strerror(errno));
+				warned = true;
+			}
+			next_stats = rte_get_tsc_cycles() + period;
+		}
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	LOG_INFO("loomd", "signal %d: shutting down", (int)got_signal);
+}
+
+static int run(const char *path, char **extra, int n_extra)
+{
+	static struct loom_config cfg; /* large; lives for the process */
+	char err[512];
+	if (loom_config_load(path, &cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	int level = loom_log_level_parse(cfg.log_level);
+	loom_log_set_level(level < 0 ? LOOM_LOG_INFO : (enum loom_log_level)level);
+
+	static struct loom_eal_argv eargv;
+	if (loom_eal_argv_build(&eargv, &cfg, extra, n_extra) != 0)
+		return 1;
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if (rte_eal_init(eargv.argc, eargv.argv) < 0) {
+		LOG_ERR("loomd", "EAL init failed: %s", rte_strerror(rte_errno));
+		return 1;
+	}
+	static struct loomd app;
+	app.cfg = &cfg;
+	atomic_init(&app.stop, false);
+	app.tsc_hz = rte_get_tsc_hz();
+	app.start_tsc = rte_get_tsc_cycles();
+
+	int status = 1;
+	if (check_lcores(&cfg) != 0)
+		goto out_eal;
+	if (port_open(&app.port, &cfg, cfg.n_io_lcores) != 0)
+		goto out_eal;
+	if (create_lcores(&app) != 0)
+		goto out_port;
+	LOG_INFO("loomd", "node %u (%s) up: %u io lcore(s), idle sleep max "
+	         "%u us", cfg.node_id, cfg.node_name, app.n_io,
+	         cfg.idle_sleep_max_us);
+	if (launch_lcores(&app) == 0)
+		status = 0;
+	if (status == 0)
+		main_lcore_loop(&app);
+
+	atomic_store(&app.stop, true);
+	rte_eal_mp_wait_lcore();
+	if (cfg.stats_file[0] != '\0')
+		stats_write_file(&app, cfg.stats_file);
+	destroy_lcores(&app);
+out_port:
+	destroy_lcores(&app);
+	port_close(&app.port);
+out_eal:
+	rte_eal_cleanup();
+	if (status == 0)
+		LOG_INFO("loomd", "clean shutdown");
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", required_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'k':
+			return check_config(optarg);
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("loomd %s\n", LOOMD_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (config == NULL) {
+		fputs("loomd: --config FILE is required\n", stderr);
+		usage(stderr);
+		return 2;
+	}
+	/* getopt_long stops at "--"; what follows is extra EAL arguments. */
+	return run(config, argv + optind, argc - optind);
+}

@@ -1,0 +1,161 @@
+#include "dataplane/port/port.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include "common/log.h"
+
+/* The fewest mbufs that keep every queue full and every lcore's cache and
+ * burst in flight, so a pool smaller than this is refused at start. */
+static uint32_t mbufs_needed(const struct loom_config *cfg, uint16_t nq)
+{
+	return (uint32_t)nq * ((uint32_t)cfg->rx_desc + cfg->tx_desc +
+	                       2u * cfg->burst + cfg->mbuf_cache) +
+	       cfg->arp_pending_max * nq + 64;
+}
+
+int port_open(struct loom_port *p, const struct loom_config *cfg,
+              uint16_t n_queues)
+{
+	memset(p, 0, sizeof *p);
+	p->port_id = cfg->port_id;
+	p->n_queues = n_queues;
+
+	if (!rte_eth_dev_is_valid_port(p->port_id)) {
+		LOG_ERR("port", "[dataplane] port %u: no such DPDK port (%u "
+		        "available); check [eal] args (--vdev or -a)",
+		        p->port_id, rte_eth_dev_count_avail());
+		return -1;
+	}
+	uint32_t need = mbufs_needed(cfg, n_queues);
+	if (cfg->mbufs < need) {
+		LOG_ERR("port", "[mempool] mbufs: %u is fewer than the %u that "
+		        "%u queue pairs of %u+%u descriptors, bursts and caches "
+		        "hold", cfg->mbufs, need, n_queues, cfg->rx_desc,
+		        cfg->tx_desc);
+		return -1;
+	}
+
+	struct rte_eth_dev_info info;
+	int rc = rte_eth_dev_info_get(p->port_id, &info);
+	if (rc != 0) {
+		LOG_ERR("port", "port %u: dev_info: %s", p->port_id,
+		        rte_strerror(-rc));
+		return -1;
+	}
+	snprintf(p->driver, sizeof p->driver, "%s", info.driver_name);
+	if (n_queues > info.max_rx_queues || n_queues > info.max_tx_queues) {
+		LOG_ERR("port", "port %u (%s): %u io lcores need %u queue pairs "
+		        "but the device has %u rx / %u tx (net_af_packet: set "
+		        "qpairs=%u on the vdev)", p->port_id, info.driver_name,
+		        n_queues, n_queues, info.max_rx_queues,
+		        info.max_tx_queues, n_queues);
+		return -1;
+	}
+
+	int socket = rte_eth_dev_socket_id(p->port_id);
+	if (socket < 0)
+		socket = (int)rte_socket_id();
+	char name[RTE_MEMPOOL_NAMESIZE];
+	snprintf(name, sizeof name, "loom_mbuf_p%u", p->port_id);
+	p->pool = rte_pktmbuf_pool_create(name, cfg->mbufs, cfg->mbuf_cache, 0,
+	                                  cfg->mbuf_data_room, socket);
+	if (p->pool == NULL) {
+		LOG_ERR("port", "mbuf pool of %u x %u bytes on socket %d: %s "
+		        "(reserve hugepages, or raise -m with --no-huge)",
+		        cfg->mbufs, cfg->mbuf_data_room, socket,
+		        rte_strerror(rte_errno));
+		return -1;
+	}
+
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof conf);
+	uint64_t rss_hf = info.flow_type_rss_offloads &
+	                  (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
+	if (n_queues > 1 && rss_hf != 0) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+		p->rss = true;
+	} else if (n_queues > 1) {
+		LOG_WARN("port", "port %u (%s) has no RSS: flows reach queues "
+		         "only as the driver spreads them (af_packet: kernel "
+		         "fanout)", p->port_id, info.driver_name);
+	}
+	/* IPv4 checksum offload on TX when offered; the stack still computes
+	 * checksums in software where the port does not. */
+	uint64_t want_tx = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
+	                   RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+	p->tx_offloads = info.tx_offload_capa & want_tx;
+	conf.txmode.offloads = p->tx_offloads;
+
+	rc = rte_eth_dev_configure(p->port_id, n_queues, n_queues, &conf);
+	if (rc != 0) {
+		LOG_ERR("port", "port %u: configure %u queues: %s", p->port_id,
+		        n_queues, rte_strerror(-rc));
+		goto fail;
+	}
+	uint16_t nb_rx = cfg->rx_desc, nb_tx = cfg->tx_desc;
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &nb_rx, &nb_tx);
+	if (rc != 0) {
+		LOG_ERR("port", "port %u: descriptors: %s", p->port_id,
+		        rte_strerror(-rc));
+		goto fail;
+	}
+	rc = rte_eth_dev_set_mtu(p->port_id, cfg->mtu);
+	if (rc != 0 && rc != -ENOTSUP)
+		LOG_WARN("port", "port %u: mtu %u: %s", p->port_id, cfg->mtu,
+		         rte_strerror(-rc));
+
+	for (uint16_t q = 0; q < n_queues; q++) {
+		rc = rte_eth_rx_queue_setup(p->port_id, q, nb_rx, (unsigned)socket,
+		                            NULL, p->pool);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(p->port_id, q, nb_tx,
+			                            (unsigned)socket, NULL);
+		if (rc != 0) {
+			LOG_ERR("port", "port %u queue %u: %s", p->port_id, q,
+			        rte_strerror(-rc));
+			goto fail;
+		}
+	}
+	rc = rte_eth_dev_start(p->port_id);
+	if (rc != 0) {
+		LOG_ERR("port", "port %u: start: %s", p->port_id,
+		        rte_strerror(-rc));
+		goto fail;
+	}
+	p->started = true;
+	/* Frames for other MACs are dropped by the stack anyway; promiscuous
+	 * mode is not needed and stays off. */
+	rte_eth_macaddr_get(p->port_id, &p->mac);
+	LOG_INFO("port", "port %u (%s) up: %u queue pairs, %u/%u descriptors, "
+	         "%u mbufs, mac " RTE_ETHER_ADDR_PRT_FMT "%s", p->port_id,
+	         p->driver, n_queues, nb_rx, nb_tx, cfg->mbufs,
+	         RTE_ETHER_ADDR_BYTES(&p->mac), p->rss ? ", rss" : "");
+	return 0;
+
+fail:
+	port_close(p);
+	return -1;
+}
+
+void port_close(struct loom_port *p)
+{
+	if (p->started) {
+		int rc = rte_eth_dev_stop(p->port_id);
+		if (rc != 0)
+			LOG_WARN("port", "port %u: stop: %s", p->port_id,
+			         rte_strerror(-rc));
+		p->started = false;
+	}
+	if (rte_eth_dev_is_valid_port(p->port_id))
+		rte_eth_dev_close(p->port_id);
+	if (p->pool != NULL) {
+		rte_mempool_free(p->pool);
+		p->pool = NULL;
+	}
+}
