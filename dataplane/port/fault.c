@@ -42,6 +42,16 @@ void fault_init(struct fault_state *st, double drop, double dup,
 	(void)fault_next(&st->rng);
 }
 
+/* Append p to out, or free it when out is full: nothing is ever leaked. */
+static void emit(const struct fault_ops *ops, void *p, void **out,
+                 uint16_t *k, uint16_t cap)
+{
+	if (*k < cap)
+		out[(*k)++] = p;
+	else
+		ops->free(ops->user, p);
+}
+
 uint16_t fault_apply(struct fault_state *st, const struct fault_ops *ops,
                      void *const *in, uint16_t n, void **out, uint16_t cap)
 {
@@ -69,34 +79,20 @@ uint16_t fault_apply(struct fault_state *st, const struct fault_ops *ops,
 			st->stats.reordered++;
 			p = NULL;
 		}
-		if (p != NULL) {
-			if (k < cap)
-				out[k++] = p;
-			else
-				ops->free(ops->user, p);
-		}
+		if (p != NULL)
+			emit(ops, p, out, &k, cap);
 		if (dup != NULL) {
-			if (k < cap) {
-				out[k++] = dup;
-				st->stats.duplicated++;
-			} else {
-				ops->free(ops->user, dup);
-			}
+			/* Counted only when it really goes out. */
+			st->stats.duplicated += k < cap;
+			emit(ops, dup, out, &k, cap);
 		}
 		if (release != NULL && k > 0) {
-			if (k < cap)
-				out[k++] = release;
-			else
-				ops->free(ops->user, release);
+			emit(ops, release, out, &k, cap);
 			release = NULL;
 		}
 	}
-	if (release != NULL) {
-		if (k < cap)
-			out[k++] = release;
-		else
-			ops->free(ops->user, release);
-	}
+	if (release != NULL)
+		emit(ops, release, out, &k, cap);
 	return k;
 }
 
