@@ -50,12 +50,14 @@ enum section_id {
 	S_STORAGE,
 	S_FAULT,
 	S_RUN,
+	S_TCP,
+	S_TEST,
 	S_COUNT
 };
 
 static const char *const section_names[S_COUNT] = {
 	"node", "eal", "dataplane", "lcores", "idle",
-	"mempool", "storage", "fault", "run",
+	"mempool", "storage", "fault", "run", "tcp", "test",
 };
 
 enum key_id {
@@ -98,6 +100,20 @@ enum key_id {
 	K_STATS_FILE,
 	K_STATS_INTERVAL,
 	K_LOG_LEVEL,
+	K_TCP_MAX_CONNS,
+	K_TCP_SNDBUF,
+	K_TCP_RCVBUF,
+	K_TCP_SYN_BACKLOG,
+	K_TCP_TIME_WAIT,
+	K_TCP_RTO_INIT,
+	K_TCP_RTO_MIN,
+	K_TCP_RTO_MAX,
+	K_TCP_DELACK,
+	K_TCP_MAX_RETRIES,
+	K_TCP_SYN_RETRIES,
+	K_TEST_ECHO_PORT,
+	K_TEST_CONNECT,
+	K_TEST_CONNECT_COUNT,
 	K_COUNT
 };
 
@@ -165,6 +181,20 @@ static const struct key_desc keys[K_COUNT] = {
 	[K_STATS_FILE] = OTHER(S_RUN, "stats_file", false),
 	[K_STATS_INTERVAL] = UINT(S_RUN, "stats_interval_ms", stats_interval_ms, 100, 60000),
 	[K_LOG_LEVEL] = OTHER(S_RUN, "log_level", false),
+	[K_TCP_MAX_CONNS] = UINT(S_TCP, "max_conns", tcp_max_conns, 16, 1048576),
+	[K_TCP_SNDBUF] = POW2(S_TCP, "sndbuf", tcp_sndbuf, 4096, 16777216),
+	[K_TCP_RCVBUF] = POW2(S_TCP, "rcvbuf", tcp_rcvbuf, 4096, 16777216),
+	[K_TCP_SYN_BACKLOG] = UINT(S_TCP, "syn_backlog", tcp_syn_backlog, 1, 65536),
+	[K_TCP_TIME_WAIT] = UINT(S_TCP, "time_wait_ms", tcp_time_wait_ms, 1, 240000),
+	[K_TCP_RTO_INIT] = UINT(S_TCP, "rto_init_ms", tcp_rto_init_ms, 10, 60000),
+	[K_TCP_RTO_MIN] = UINT(S_TCP, "rto_min_ms", tcp_rto_min_ms, 1, 60000),
+	[K_TCP_RTO_MAX] = UINT(S_TCP, "rto_max_ms", tcp_rto_max_ms, 100, 600000),
+	[K_TCP_DELACK] = UINT(S_TCP, "delack_ms", tcp_delack_ms, 1, 500),
+	[K_TCP_MAX_RETRIES] = UINT(S_TCP, "max_retries", tcp_max_retries, 1, 30),
+	[K_TCP_SYN_RETRIES] = UINT(S_TCP, "syn_retries", tcp_syn_retries, 1, 10),
+	[K_TEST_ECHO_PORT] = UINT(S_TEST, "echo_port", test_echo_port, 0, 65535),
+	[K_TEST_CONNECT] = OTHER(S_TEST, "connect", false),
+	[K_TEST_CONNECT_COUNT] = UINT(S_TEST, "connect_count", test_connect_count, 0, 65535),
 };
 
 /* Everything one parse needs; handed to inih as both the reader's stream
@@ -633,6 +663,32 @@ static int set_rate(struct parse_state *st, enum key_id k, const char *v,
 	return 0;
 }
 
+/* "A.B.C.D:P", or empty for none. */
+static int set_endpoint(struct parse_state *st, enum key_id k, const char *v,
+                        uint32_t *ip_be, uint16_t *port)
+{
+	if (*v == '\0' || strcmp(v, "none") == 0) {
+		*ip_be = 0;
+		*port = 0;
+		return 0;
+	}
+	uint32_t h;
+	uint64_t p;
+	const char *colon = parse_quad(v, &h);
+	if (colon == NULL || *colon != ':' ||
+	    parse_dec(colon + 1, strlen(colon + 1), &p) != NUM_OK)
+		return fail_value(st, k, "%s is not an address and port "
+		                  "(A.B.C.D:P)", Q(v));
+	if (!is_unicast(h))
+		return fail_value(st, k, "%s: %s is not a unicast host address",
+		                  Q(v), dotted(h).s);
+	if (p < 1 || p > 65535)
+		return fail_value(st, k, "%s: port must be 1..65535", Q(v));
+	*ip_be = be_from_host(h);
+	*port = (uint16_t)p;
+	return 0;
+}
+
 static int set_value(struct parse_state *st, enum key_id k, const char *v)
 {
 	struct loom_config *cfg = st->cfg;
@@ -699,6 +755,9 @@ static int set_value(struct parse_state *st, enum key_id k, const char *v)
 	case K_STATS_FILE:
 		return set_string(st, k, cfg->stats_file, sizeof cfg->stats_file,
 		                  v, true);
+	case K_TEST_CONNECT:
+		return set_endpoint(st, k, v, &cfg->test_connect_ip_be,
+		                    &cfg->test_connect_port);
 	case K_LOG_LEVEL:
 		if (loom_log_level_parse(v) < 0)
 			return fail_value(st, k, "%s is not error, warn, info or "
@@ -797,7 +856,7 @@ static char *line_reader(char *buf, int num, void *stream)
 			size_t n = (size_t)(close - s - 1);
 			fail_line(st, -1, NULL, "[%.*s%s]: unknown section (known: "
 			          "node, eal, dataplane, lcores, idle, mempool, "
-			          "storage, fault, run)",
+			          "storage, fault, run, tcp, test)",
 			          (int)(n > QUOTE_MAX ? QUOTE_MAX : n), s + 1,
 			          n > QUOTE_MAX ? "..." : "");
 			return NULL;
@@ -1009,6 +1068,24 @@ static int validate(struct parse_state *st)
 		                "frame: needs mtu + 14 + 128 headroom = %u (mtu %u, "
 		                "%s)", c->mbuf_data_room, AT(K_DATA_ROOM),
 		                (unsigned)c->mtu + 14 + 128, c->mtu, AT(K_MTU));
+	if (c->tcp_rto_min_ms > c->tcp_rto_init_ms)
+		return fail_key(st, K_TCP_RTO_MIN, "%u (%s) is above rto_init_ms "
+		                "%u (%s)", c->tcp_rto_min_ms, AT(K_TCP_RTO_MIN),
+		                c->tcp_rto_init_ms, AT(K_TCP_RTO_INIT));
+	if (c->tcp_rto_init_ms > c->tcp_rto_max_ms)
+		return fail_key(st, K_TCP_RTO_MAX, "%u (%s) is below rto_init_ms "
+		                "%u (%s)", c->tcp_rto_max_ms, AT(K_TCP_RTO_MAX),
+		                c->tcp_rto_init_ms, AT(K_TCP_RTO_INIT));
+	if (c->test_echo_port != 0 &&
+	    (c->test_echo_port == c->http_port ||
+	     c->test_echo_port == c->repl_port))
+		return fail_key(st, K_TEST_ECHO_PORT, "%u (%s) is also http_port "
+		                "or repl_port", c->test_echo_port,
+		                AT(K_TEST_ECHO_PORT));
+	if (c->test_connect_count > 0 && c->test_connect_port == 0)
+		return fail_key(st, K_TEST_CONNECT_COUNT, "%u (%s) needs [test] "
+		                "connect = A.B.C.D:P", c->test_connect_count,
+		                AT(K_TEST_CONNECT_COUNT));
 	return 0;
 }
 
@@ -1045,6 +1122,17 @@ void loom_config_defaults(struct loom_config *cfg)
 	cfg->commit_batch_max = 1024;
 	cfg->fault_seed = 1;
 	cfg->stats_interval_ms = 1000;
+	cfg->tcp_max_conns = 4096;
+	cfg->tcp_sndbuf = 16384;
+	cfg->tcp_rcvbuf = 16384;
+	cfg->tcp_syn_backlog = 256;
+	cfg->tcp_time_wait_ms = 2000;
+	cfg->tcp_rto_init_ms = 1000;
+	cfg->tcp_rto_min_ms = 200;
+	cfg->tcp_rto_max_ms = 60000;
+	cfg->tcp_delack_ms = 40;
+	cfg->tcp_max_retries = 12;
+	cfg->tcp_syn_retries = 5;
 	snprintf(cfg->log_level, sizeof cfg->log_level, "info");
 }
 

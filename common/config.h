@@ -101,6 +101,32 @@ struct loom_config {
 	double fault_corrupt;
 	uint64_t fault_seed; /* seed = u64, default 1 */
 
+	/* [tcp]: the io lcores' TCP (dataplane/net/tcp.h). Memory per io lcore
+	 * is about tcp_max_conns * (tcp_sndbuf + tcp_rcvbuf). */
+	uint32_t tcp_max_conns;   /* max_conns = 16..1048576, default 4096 */
+	uint32_t tcp_sndbuf;      /* sndbuf = power of two 4096..16777216, default 16384 */
+	uint32_t tcp_rcvbuf;      /* rcvbuf = power of two 4096..16777216, default 16384 */
+	uint32_t tcp_syn_backlog; /* syn_backlog = 1..65536 half-open per listener
+	                             before SYN cookies, default 256 */
+	uint32_t tcp_time_wait_ms;/* time_wait_ms = 1..240000, default 2000 */
+	uint32_t tcp_rto_init_ms; /* rto_init_ms = 10..60000, default 1000 */
+	uint32_t tcp_rto_min_ms;  /* rto_min_ms = 1..60000, default 200 */
+	uint32_t tcp_rto_max_ms;  /* rto_max_ms = 100..600000, default 60000;
+	                             rto_min <= rto_init <= rto_max */
+	uint32_t tcp_delack_ms;   /* delack_ms = 1..500, default 40 */
+	uint32_t tcp_max_retries; /* max_retries = 1..30, default 12 */
+	uint32_t tcp_syn_retries; /* syn_retries = 1..10, default 5 */
+
+	/* [test]: test-only services, all off by default. */
+	uint16_t test_echo_port;      /* echo_port = 0..65535 (0 = off): a TCP
+	                                 echo service on every io lcore */
+	uint32_t test_connect_ip_be;  /* connect = A.B.C.D:P: actively open
+	                                 connect_count connections there at start
+	                                 and echo what they receive */
+	uint16_t test_connect_port;
+	uint16_t test_connect_count;  /* connect_count = 0..65535, default 0;
+	                                 > 0 needs connect */
+
 	/* [run] */
 	char stats_file[LOOM_PATH_MAX]; /* stats_file = path, "" = none (default);
 	                                   counters as JSON, rewritten every

@@ -37,20 +37,22 @@ int loom_eal_argv_build(struct loom_eal_argv *out,
 			return -1;
 	used += (size_t)n + 1;
 
-	bool has_main = false, has_safe = loom_eal_args_safe(cfg->eal_args);
+	/* The safety rule applies to the arguments EAL will really see: the
+	 * config's and the command line's together. */
+	char joined[sizeof out->buf];
+	size_t jl = (size_t)snprintf(joined, sizeof joined, "%s", cfg->eal_args);
+	bool has_main = false;
 	for (int i = 0; i < n_extra; i++) {
 		if (push(out, extra[i]) != 0)
 			return -1;
-		if (strcmp(extra[i], "--no-pci") == 0 ||
-		    strncmp(extra[i], "-a", 2) == 0 ||
-		    strncmp(extra[i], "--allow", 7) == 0)
-			has_safe = true;
+		if (jl < sizeof joined)
+			jl += (size_t)snprintf(joined + jl, sizeof joined - jl,
+			                       " %s", extra[i]);
 	}
 	for (int i = 1; i < out->argc; i++)
 		if (strncmp(out->argv[i], "--main-lcore", 12) == 0)
 			has_main = true;
-
-	if (!has_safe) {
+	if (!loom_eal_args_safe(joined)) {
 		LOG_ERR("eal", "refusing to start: EAL arguments contain neither "
 		        "--no-pci nor an explicit allow-list (-a/--allow); "
 		        "loomd never probes every PCI device");

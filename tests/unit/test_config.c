@@ -754,6 +754,65 @@ static void test_all_profiles(void)
 	CHECK(n >= 1);
 }
 
+/* [tcp] and [test]: defaults, a full set, and the cross-field rules. */
+static void test_tcp_and_test_sections(void)
+{
+	struct loom_config c;
+	CHECK(parse(MIN_CONFIG, &c) == 0);
+	CHECK_EQ_U64(c.tcp_max_conns, 4096);
+	CHECK_EQ_U64(c.tcp_sndbuf, 16384);
+	CHECK_EQ_U64(c.tcp_rcvbuf, 16384);
+	CHECK_EQ_U64(c.tcp_syn_backlog, 256);
+	CHECK_EQ_U64(c.tcp_time_wait_ms, 2000);
+	CHECK_EQ_U64(c.tcp_rto_init_ms, 1000);
+	CHECK_EQ_U64(c.tcp_rto_min_ms, 200);
+	CHECK_EQ_U64(c.tcp_rto_max_ms, 60000);
+	CHECK_EQ_U64(c.tcp_delack_ms, 40);
+	CHECK_EQ_U64(c.test_echo_port, 0);
+	CHECK_EQ_U64(c.test_connect_count, 0);
+
+	CHECK(parse(MIN_CONFIG "[tcp]\nmax_conns = 2048\nsndbuf = 262144\n"
+	            "rcvbuf = 131072\nsyn_backlog = 128\ntime_wait_ms = 500\n"
+	            "rto_init_ms = 300\nrto_min_ms = 50\nrto_max_ms = 5000\n"
+	            "delack_ms = 10\nmax_retries = 8\nsyn_retries = 3\n"
+	            "[test]\necho_port = 7\nconnect = 10.0.0.101:5001\n"
+	            "connect_count = 50\n", &c) == 0);
+	CHECK_EQ_U64(c.tcp_max_conns, 2048);
+	CHECK_EQ_U64(c.tcp_sndbuf, 262144);
+	CHECK_EQ_U64(c.tcp_rcvbuf, 131072);
+	CHECK_EQ_U64(c.tcp_syn_backlog, 128);
+	CHECK_EQ_U64(c.tcp_time_wait_ms, 500);
+	CHECK_EQ_U64(c.tcp_rto_init_ms, 300);
+	CHECK_EQ_U64(c.tcp_rto_min_ms, 50);
+	CHECK_EQ_U64(c.tcp_rto_max_ms, 5000);
+	CHECK_EQ_U64(c.tcp_delack_ms, 10);
+	CHECK_EQ_U64(c.tcp_max_retries, 8);
+	CHECK_EQ_U64(c.tcp_syn_retries, 3);
+	CHECK_EQ_U64(c.test_echo_port, 7);
+	CHECK_EQ_U64(c.test_connect_ip_be, be(10, 0, 0, 101));
+	CHECK_EQ_U64(c.test_connect_port, 5001);
+	CHECK_EQ_U64(c.test_connect_count, 50);
+
+	EXPECT_ERR(MIN_CONFIG "[tcp]\nsndbuf = 100000\n", "t.ini:11: [tcp] sndbuf:",
+	           "not a power of two");
+	EXPECT_ERR(MIN_CONFIG "[tcp]\nmax_conns = 8\n", "t.ini:11: [tcp] max_conns:",
+	           "out of range");
+	EXPECT_ERR(MIN_CONFIG "[tcp]\nrto_min_ms = 2000\n", "t.ini: [tcp] rto_min_ms:",
+	           "above rto_init_ms");
+	EXPECT_ERR(MIN_CONFIG "[tcp]\nrto_max_ms = 500\n", "t.ini: [tcp] rto_max_ms:",
+	           "below rto_init_ms");
+	EXPECT_ERR(MIN_CONFIG "[test]\necho_port = 9926\n",
+	           "t.ini: [test] echo_port:", "also http_port");
+	EXPECT_ERR(MIN_CONFIG "[test]\nconnect_count = 3\n",
+	           "t.ini: [test] connect_count:", "needs [test] connect");
+	EXPECT_ERR(MIN_CONFIG "[test]\nconnect = 10.0.0.1\n", "t.ini:11: [test] connect:",
+	           "A.B.C.D:P");
+	EXPECT_ERR(MIN_CONFIG "[test]\nconnect = 10.0.0.1:0\n", "t.ini:11: [test] connect:",
+	           "port must be 1..65535");
+	EXPECT_ERR(MIN_CONFIG "[test]\nconnect = 224.0.0.1:80\n",
+	           "t.ini:11: [test] connect:", "not a unicast");
+}
+
 int main(void)
 {
 	test_veth_profile();
@@ -765,5 +824,6 @@ int main(void)
 	test_eal_args_safe();
 	test_load_errors();
 	test_all_profiles();
+	test_tcp_and_test_sections();
 	CHECK_DONE();
 }
