@@ -1,3 +1,4 @@
 # libFuzzer targets (LOOM_FUZZ=ON, clang). One include per area.
 include(${CMAKE_CURRENT_LIST_DIR}/config.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/net.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/tcp.cmake)
