@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -11,7 +12,12 @@
 #include "common/log.h"
 
 #define ARP_RING_SIZE 256
+#define STEER_RING_SIZE 4096
 #define NET_TIMER_PERIOD_US 10000
+
+/* Source ports for active opens; each io lcore owns an equal slice. */
+#define EPH_LO 32768u
+#define EPH_HI 60999u
 
 /* --- frames for the stack: mbufs from this port's pool ------------------ */
 
@@ -141,6 +147,37 @@ static void io_drain_arp_copies(struct io_lcore *io)
 	io->c.arp_copy_rx += n;
 }
 
+/* Segments a sibling received for connections this lcore opened. net_rx
+ * validated them there; the offsets are read back from the headers. */
+static void io_drain_steered(struct io_lcore *io)
+{
+	void *segs[32];
+	unsigned n = rte_ring_sc_dequeue_burst(io->steer_ring, segs, 32, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = segs[i];
+		uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+		uint16_t ihl = (uint16_t)((d[NET_ETH_HLEN] & 0x0f) * 4);
+		uint16_t tot = (uint16_t)(d[NET_ETH_HLEN + 2] << 8 |
+		                          d[NET_ETH_HLEN + 3]);
+		struct net_rx_result res = {
+			.l3_off = NET_ETH_HLEN,
+			.l4_off = (uint16_t)(NET_ETH_HLEN + ihl),
+			.l4_len = (uint16_t)(tot - ihl),
+		};
+		tcp_input(io->tcp, m, d, rte_pktmbuf_data_len(m), &res);
+	}
+	io->c.tcp_steer_rx += n;
+}
+
+struct io_lcore *io_tcp_port_owner(const struct loomd *app, uint16_t port)
+{
+	if (app->n_io <= 1 || port < EPH_LO || port > EPH_HI)
+		return NULL;
+	uint32_t slice = (EPH_HI - EPH_LO + 1) / app->n_io;
+	uint32_t i = (port - EPH_LO) / slice;
+	return i < app->n_io ? app->io[i] : NULL;
+}
+
 static inline bool frame_is_arp(const uint8_t *d, uint16_t len)
 {
 	return len >= NET_ETH_HLEN && d[12] == 0x08 && d[13] == 0x06;
@@ -163,12 +200,22 @@ static void io_rx_one(struct io_lcore *io, struct rte_mbuf *m)
 	case NET_RX_REPLY:
 		io_frame_send(io, m, res.reply_len);
 		return;
-	case NET_RX_L4_TCP:
-		/* No TCP stack yet (the TCP issue adds it, with RSTs for
-		 * segments to no connection); counted and dropped. */
-		io->c.tcp_no_listener++;
-		rte_pktmbuf_free(m);
+	case NET_RX_L4_TCP: {
+		uint16_t dport = (uint16_t)(d[res.l4_off + 2] << 8 |
+		                            d[res.l4_off + 3]);
+		struct io_lcore *owner = io_tcp_port_owner(io->app, dport);
+		if (owner != NULL && owner != io) {
+			if (rte_ring_mp_enqueue(owner->steer_ring, m) == 0) {
+				io->c.tcp_steer_tx++;
+			} else {
+				io->c.tcp_steer_drop++;
+				rte_pktmbuf_free(m);
+			}
+			return;
+		}
+		tcp_input(io->tcp, m, d, len, &res);
 		return;
+	}
 	case NET_RX_DROP:
 	case NET_RX_CONSUMED:
 	default:
@@ -205,6 +252,18 @@ int io_lcore_main(void *arg)
 	io->net.now_us = tsc_to_us(app, rte_get_tsc_cycles() - app->start_tsc);
 	if (io->index == 0 && net_arp_announce(&io->net) == 0)
 		LOG_INFO("io", "lcore %u: gratuitous ARP sent", io->lcore_id);
+	const struct loom_config *cfg = app->cfg;
+	if (cfg->test_connect_count > 0) {
+		/* Spread the test's active opens over the io lcores. */
+		uint32_t n = cfg->test_connect_count / app->n_io +
+		             (io->index < cfg->test_connect_count % app->n_io);
+		uint32_t started = echo_connect(&io->echo, io->tcp,
+		                                cfg->test_connect_ip_be,
+		                                cfg->test_connect_port, n);
+		LOG_INFO("io", "lcore %u: %u of %u test connections opening",
+		         io->lcore_id, started, n);
+		tcp_flush(io->tcp);
+	}
 	io_flush_tx(io);
 	LOG_INFO("io", "lcore %u polling port %u queue %u", io->lcore_id,
 	         app->port.port_id, io->queue);
@@ -234,6 +293,12 @@ int io_lcore_main(void *arg)
 			io_drain_arp_copies(io);
 			work = true;
 		}
+		if (!rte_ring_empty(io->steer_ring)) {
+			io_drain_steered(io);
+			work = true;
+		}
+		tcp_timer(io->tcp);
+		tcp_flush(io->tcp);
 		if (io->net.now_us >= next_timer) {
 			net_timer(&io->net);
 			next_timer = io->net.now_us + NET_TIMER_PERIOD_US;
@@ -273,6 +338,67 @@ const char *aux_role_name(enum aux_role role)
 
 /* --- set-up and tear-down ----------------------------------------------- */
 
+static void *tcp_zalloc(void *user, size_t size)
+{
+	return rte_zmalloc_socket("loom_tcp", size, RTE_CACHE_LINE_SIZE,
+	                          (int)(intptr_t)user);
+}
+
+static void tcp_free(void *user, void *p)
+{
+	(void)user;
+	rte_free(p);
+}
+
+/* The lcore's TCP: config from [tcp], its slice of the ephemeral range, a
+ * fresh secret for SYN cookies and ISNs, and the test services. */
+static int io_tcp_create(struct io_lcore *io, int socket)
+{
+	const struct loomd *app = io->app;
+	const struct loom_config *cfg = app->cfg;
+	uint16_t n_io = cfg->n_io_lcores;
+	uint32_t slice = (EPH_HI - EPH_LO + 1) / n_io;
+	struct tcp_config tc = {
+		.max_conns = cfg->tcp_max_conns,
+		.sndbuf = cfg->tcp_sndbuf,
+		.rcvbuf = cfg->tcp_rcvbuf,
+		.mss = (uint16_t)(cfg->mtu - 40),
+		.syn_backlog = cfg->tcp_syn_backlog,
+		.time_wait_ms = cfg->tcp_time_wait_ms,
+		.rto_init_ms = cfg->tcp_rto_init_ms,
+		.rto_min_ms = cfg->tcp_rto_min_ms,
+		.rto_max_ms = cfg->tcp_rto_max_ms,
+		.delack_ms = cfg->tcp_delack_ms,
+		.max_retries = cfg->tcp_max_retries,
+		.syn_retries = cfg->tcp_syn_retries,
+		.max_listeners = 16,
+		.eph_lo = (uint16_t)(EPH_LO + io->index * slice),
+		.eph_hi = (uint16_t)(EPH_LO + (io->index + 1u) * slice - 1),
+	};
+	if (getrandom(tc.secret, sizeof tc.secret, 0) != sizeof tc.secret) {
+		LOG_ERR("io", "lcore %u: getrandom for the TCP secret failed",
+		        io->lcore_id);
+		return -1;
+	}
+	const struct tcp_alloc alloc = {tcp_zalloc, tcp_free,
+	                                (void *)(intptr_t)socket};
+	io->tcp = tcp_stack_create(&tc, &io->net, &alloc);
+	if (io->tcp == NULL) {
+		LOG_ERR("io", "lcore %u: TCP stack of %u connections x (%u + %u) "
+		        "bytes: out of memory (raise EAL -m or lower [tcp] "
+		        "max_conns/sndbuf/rcvbuf)", io->lcore_id, tc.max_conns,
+		        tc.sndbuf, tc.rcvbuf);
+		return -1;
+	}
+	if (cfg->test_echo_port != 0 &&
+	    echo_listen(&io->echo, io->tcp, cfg->test_echo_port) != 0) {
+		LOG_ERR("io", "lcore %u: cannot listen on echo port %u",
+		        io->lcore_id, cfg->test_echo_port);
+		return -1;
+	}
+	return 0;
+}
+
 struct io_lcore *io_lcore_create(struct loomd *app, uint16_t index,
                                  unsigned lcore_id)
 {
@@ -305,7 +431,11 @@ struct io_lcore *io_lcore_create(struct loomd *app, uint16_t index,
 	snprintf(name, sizeof name, "loom_arp_%u", lcore_id);
 	io->arp_ring = rte_ring_create(name, ARP_RING_SIZE, socket,
 	                               RING_F_SC_DEQ);
-	if (io->arp_mem == NULL || io->arp_ring == NULL) {
+	snprintf(name, sizeof name, "loom_steer_%u", lcore_id);
+	io->steer_ring = rte_ring_create(name, STEER_RING_SIZE, socket,
+	                                 RING_F_SC_DEQ);
+	if (io->arp_mem == NULL || io->arp_ring == NULL ||
+	    io->steer_ring == NULL) {
 		LOG_ERR("io", "lcore %u: no memory for ARP state", lcore_id);
 		io_lcore_destroy(io);
 		return NULL;
@@ -332,6 +462,10 @@ struct io_lcore *io_lcore_create(struct loomd *app, uint16_t index,
 		io_lcore_destroy(io);
 		return NULL;
 	}
+	if (io_tcp_create(io, socket) != 0) {
+		io_lcore_destroy(io);
+		return NULL;
+	}
 	return io;
 }
 
@@ -339,6 +473,10 @@ void io_lcore_destroy(struct io_lcore *io)
 {
 	if (io == NULL)
 		return;
+	/* The TCP stack may still hold frames in the net layer's queues;
+	 * it goes first. */
+	if (io->tcp != NULL)
+		tcp_stack_destroy(io->tcp);
 	if (io->arp_mem != NULL)
 		net_fini(&io->net);
 	for (uint16_t i = 0; i < io->tx_n; i++)
@@ -353,6 +491,12 @@ void io_lcore_destroy(struct io_lcore *io)
 		while (rte_ring_dequeue(io->arp_ring, &m) == 0)
 			rte_pktmbuf_free(m);
 		rte_ring_free(io->arp_ring);
+	}
+	if (io->steer_ring != NULL) {
+		void *m;
+		while (rte_ring_dequeue(io->steer_ring, &m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(io->steer_ring);
 	}
 	rte_free(io->arp_mem);
 	rte_free(io);

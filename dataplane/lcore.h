@@ -23,7 +23,9 @@
 #include "dataplane/idle.h"
 #include "dataplane/loomd.h"
 #include "dataplane/net/net.h"
+#include "dataplane/net/tcp.h"
 #include "dataplane/port/fault.h"
+#include "dataplane/testsvc/echo.h"
 
 #define IO_BURST_MAX 256
 #define IO_TX_BUF_MAX 512
@@ -35,7 +37,9 @@ struct lcore_counters {
 	uint64_t rx_pkts, tx_pkts;
 	uint64_t tx_drop_full;  /* TX queue full: freed after one retry */
 	uint64_t rx_drop_multiseg; /* chained mbufs: larger than the MTU allows */
-	uint64_t tcp_no_listener;  /* TCP for us with no TCP stack yet */
+	uint64_t tcp_steer_tx;     /* segments handed to the owning io lcore */
+	uint64_t tcp_steer_rx;     /* segments received from a sibling */
+	uint64_t tcp_steer_drop;   /* owner's steer ring full */
 	uint64_t idle_sleeps, idle_sleep_us;
 	uint64_t arp_copy_tx, arp_copy_rx, arp_copy_drop;
 	uint64_t no_mbuf;       /* pool empty when the stack needed a frame */
@@ -52,6 +56,9 @@ struct io_lcore {
 	struct fault_state fault_rx, fault_tx;
 	struct idle_backoff idle;
 	struct rte_ring *arp_ring; /* MP/SC: ARP copies from sibling io lcores */
+	struct rte_ring *steer_ring; /* MP/SC: TCP segments for our connections */
+	struct tcp_stack *tcp;
+	struct echo_svc echo;      /* test-only service ([test]) */
 	void *arp_mem;             /* backing store of net.arp_table/pending */
 	uint16_t burst;
 	uint16_t tx_n;
@@ -76,6 +83,11 @@ void io_lcore_destroy(struct io_lcore *io);
 struct aux_lcore *aux_lcore_create(struct loomd *app, enum aux_role role,
                                    unsigned lcore_id);
 void aux_lcore_destroy(struct aux_lcore *aux);
+
+/* The io lcore whose ephemeral slice holds port (host order), or NULL
+ * when the port is outside the ephemeral range (a listening port: any
+ * lcore's stack serves the flows RSS gives it). */
+struct io_lcore *io_tcp_port_owner(const struct loomd *app, uint16_t port);
 
 /* rte_eal_remote_launch entry points; arg is the context above. */
 int io_lcore_main(void *arg);

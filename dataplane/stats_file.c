@@ -31,13 +31,15 @@ static void print_counters(FILE *f, const struct lcore_counters *c)
 	        "\"polls\":%" PRIu64 ",\"busy_polls\":%" PRIu64
 	        ",\"rx_pkts\":%" PRIu64 ",\"tx_pkts\":%" PRIu64
 	        ",\"tx_drop_full\":%" PRIu64 ",\"rx_drop_multiseg\":%" PRIu64
-	        ",\"tcp_no_listener\":%" PRIu64 ",\"idle_sleeps\":%" PRIu64
+	        ",\"tcp_steer_tx\":%" PRIu64 ",\"tcp_steer_rx\":%" PRIu64
+	        ",\"tcp_steer_drop\":%" PRIu64 ",\"idle_sleeps\":%" PRIu64
 	        ",\"idle_sleep_us\":%" PRIu64 ",\"arp_copy_tx\":%" PRIu64
 	        ",\"arp_copy_rx\":%" PRIu64 ",\"arp_copy_drop\":%" PRIu64
 	        ",\"no_mbuf\":%" PRIu64,
 	        LOAD(c->polls), LOAD(c->busy_polls), LOAD(c->rx_pkts),
 	        LOAD(c->tx_pkts), LOAD(c->tx_drop_full),
-	        LOAD(c->rx_drop_multiseg), LOAD(c->tcp_no_listener),
+	        LOAD(c->rx_drop_multiseg), LOAD(c->tcp_steer_tx),
+	        LOAD(c->tcp_steer_rx), LOAD(c->tcp_steer_drop),
 	        LOAD(c->idle_sleeps), LOAD(c->idle_sleep_us),
 	        LOAD(c->arp_copy_tx), LOAD(c->arp_copy_rx),
 	        LOAD(c->arp_copy_drop), LOAD(c->no_mbuf));
@@ -64,6 +66,8 @@ void stats_print_json(const struct loomd *app, FILE *f)
 	        es.rx_nombuf);
 
 	uint64_t drops = 0, rx = 0, tx = 0, sleeps = 0;
+	uint64_t tcp_conns = 0, tcp_established = 0, tcp_retransmits = 0;
+	uint64_t tcp_cookies_ok = 0;
 	struct fault_stats faults = {0};
 	fputs(",\"lcores\":[", f);
 	for (uint16_t i = 0; i < app->n_io; i++) {
@@ -93,7 +97,31 @@ void stats_print_json(const struct loomd *app, FILE *f)
 		fputs(",\"net\":{", f);
 		struct json_kv j = {f, true};
 		net_stats_foreach(&ns, kv, &j);
-		fputs("}}", f);
+		fputs("}", f);
+
+		struct tcp_stats ts;
+		const uint64_t *tsrc = (const uint64_t *)tcp_stack_stats(io->tcp);
+		uint64_t *tdst = (uint64_t *)&ts;
+		for (size_t k = 0; k < sizeof ts / sizeof(uint64_t); k++)
+			tdst[k] = LOAD(tsrc[k]);
+		uint32_t conns = tcp_stack_conn_count(io->tcp);
+		fprintf(f, ",\"tcp\":{\"conns\":%u", conns);
+		j.first = false;
+		tcp_stats_foreach(&ts, kv, &j);
+		fputs("}", f);
+		tcp_conns += conns;
+		tcp_established += ts.established;
+		tcp_retransmits += ts.retransmits;
+		tcp_cookies_ok += ts.syn_cookies_ok;
+
+		const struct echo_stats *ec = &io->echo.stats;
+		fprintf(f, ",\"echo\":{\"accepted\":%" PRIu64
+		        ",\"connected\":%" PRIu64 ",\"connect_failed\":%" PRIu64
+		        ",\"closed_ok\":%" PRIu64 ",\"closed_error\":%" PRIu64
+		        ",\"bytes\":%" PRIu64 "}}",
+		        LOAD(ec->accepted), LOAD(ec->connected),
+		        LOAD(ec->connect_failed), LOAD(ec->closed_ok),
+		        LOAD(ec->closed_error), LOAD(ec->bytes));
 		drops += net_stats_drops(&ns) + LOAD(io->c.rx_drop_multiseg);
 		rx += LOAD(io->c.rx_pkts);
 		tx += LOAD(io->c.tx_pkts);
@@ -110,8 +138,11 @@ void stats_print_json(const struct loomd *app, FILE *f)
 	fprintf(f,
 	        "],\"totals\":{\"net_drops\":%" PRIu64 ",\"rx_pkts\":%" PRIu64
 	        ",\"tx_pkts\":%" PRIu64 ",\"idle_sleeps\":%" PRIu64
-	        ",\"fault_dropped\":%" PRIu64 "}}\n",
-	        drops, rx, tx, sleeps, faults.dropped);
+	        ",\"fault_dropped\":%" PRIu64 ",\"tcp_conns\":%" PRIu64
+	        ",\"tcp_established\":%" PRIu64 ",\"tcp_retransmits\":%" PRIu64
+	        ",\"tcp_syn_cookies_ok\":%" PRIu64 "}}\n",
+	        drops, rx, tx, sleeps, faults.dropped, tcp_conns,
+	        tcp_established, tcp_retransmits, tcp_cookies_ok);
 }
 
 int stats_write_file(const struct loomd *app, const char *path)
