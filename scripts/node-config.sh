@@ -3,36 +3,127 @@
 # (net_af_packet on dp0 inside the node's namespace, no hugepages).
 #
 #   node-config.sh --tag TAG --node I --ip A.B.C.D/P --dir DIR
-#                  [--stats-interval-ms N] [--fault-drop R ...]
+#                  [--stats-interval-ms N] [--mem MB] [--io N]
+#                  [--fault-drop R] [--fault-dup R] [--fault-reorder R]
+#                  [--fault-corrupt R] [--fault-seed N]
+#                  [--tcp-max-conns N] [--tcp-sndbuf B] [--tcp-rcvbuf B]
+#                  [--tcp-syn-backlog N] [--tcp-time-wait-ms N]
+#                  [--tcp-rto-min-ms N] [--tcp-rto-init-ms N]
+#                  [--tcp-delack-ms N]
+#                  [--echo-port P] [--connect A.B.C.D:P] [--connect-count N]
 #
 # DIR holds the node's data and stats file (DIR/data, DIR/stats.json).
-# Lcores: main 0 on CPU 0, io 1 on CPU 1, storage 2 sharing CPU 1; on the
-# small test machines every lcore relies on idle back-off to share cores.
+# --mem MB is EAL's --no-huge memory (default 256; the TCP tests use 1024).
+# Lcores: main 0 on CPU 0; --io N (default 1) io lcores 1..N, all on CPU 1,
+# one queue pair each (qpairs=N, framecnt=16384: the kernel-side packet ring
+# must absorb what a thousand peers' windows can put in flight at once, or
+# the kernel drops there and TCP falls back on timeouts); storage N+1, also
+# on CPU 1. On the small
+# test machines every lcore relies on idle back-off to share cores.
+# The [tcp] section is written only when a --tcp-* flag is given, [test] only
+# when --echo-port, --connect or --connect-count is; keys not given keep
+# loomd's defaults. [test] runs loomd's test-only TCP services: an echo
+# service on --echo-port, and --connect-count (default 1) active opens to
+# the kernel server at --connect that echo what it sends.
 set -euo pipefail
 
-usage() { sed -n '2,11p' "$0"; }
-tag="" node="" ip="" dir="" interval=1000
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "node-config.sh: $*" >&2; exit 2; }
+
+tag="" node="" ip="" dir="" interval=1000 mem=256 io=1
 fault_drop=0 fault_dup=0 fault_reorder=0 fault_corrupt=0 fault_seed=1
+tcp_max_conns="" tcp_sndbuf="" tcp_rcvbuf="" tcp_syn_backlog=""
+tcp_time_wait_ms="" tcp_rto_min_ms="" tcp_rto_init_ms="" tcp_delack_ms=""
+echo_port="" connect="" connect_count=""
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --tag) tag=$2; shift 2 ;;
-    --node) node=$2; shift 2 ;;
-    --ip) ip=$2; shift 2 ;;
-    --dir) dir=$2; shift 2 ;;
-    --stats-interval-ms) interval=$2; shift 2 ;;
-    --fault-drop) fault_drop=$2; shift 2 ;;
-    --fault-dup) fault_dup=$2; shift 2 ;;
-    --fault-reorder) fault_reorder=$2; shift 2 ;;
-    --fault-corrupt) fault_corrupt=$2; shift 2 ;;
-    --fault-seed) fault_seed=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
+    -*) [[ $# -ge 2 ]] || die "$1 needs a value" ;;
+    *) die "unexpected argument '$1' (see --help)" ;;
+  esac
+  case $1 in
+    --tag) tag=$2 ;;
+    --node) node=$2 ;;
+    --ip) ip=$2 ;;
+    --dir) dir=$2 ;;
+    --stats-interval-ms) interval=$2 ;;
+    --mem) mem=$2 ;;
+    --io) io=$2 ;;
+    --fault-drop) fault_drop=$2 ;;
+    --fault-dup) fault_dup=$2 ;;
+    --fault-reorder) fault_reorder=$2 ;;
+    --fault-corrupt) fault_corrupt=$2 ;;
+    --fault-seed) fault_seed=$2 ;;
+    --tcp-max-conns) tcp_max_conns=$2 ;;
+    --tcp-sndbuf) tcp_sndbuf=$2 ;;
+    --tcp-rcvbuf) tcp_rcvbuf=$2 ;;
+    --tcp-syn-backlog) tcp_syn_backlog=$2 ;;
+    --tcp-time-wait-ms) tcp_time_wait_ms=$2 ;;
+    --tcp-rto-min-ms) tcp_rto_min_ms=$2 ;;
+    --tcp-rto-init-ms) tcp_rto_init_ms=$2 ;;
+    --tcp-delack-ms) tcp_delack_ms=$2 ;;
+    --echo-port) echo_port=$2 ;;
+    --connect) connect=$2 ;;
+    --connect-count) connect_count=$2 ;;
     *) echo "node-config.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
+  shift 2
 done
 for v in tag node ip dir; do
-  if [[ -z ${!v} ]]; then echo "node-config.sh: --$v is required" >&2; exit 2; fi
+  [[ -n ${!v} ]] || die "--$v is required"
 done
-[[ $node =~ ^[0-9]+$ ]] || { echo "node-config.sh: --node must be a number" >&2; exit 2; }
+[[ $node =~ ^[0-9]+$ ]] || die "--node must be a number"
+
+# uint NAME VALUE MIN MAX: VALUE is a decimal integer in MIN..MAX.
+uint() {
+  if [[ ! $2 =~ ^[0-9]{1,10}$ ]] || ((10#$2 < $3 || 10#$2 > $4)); then
+    die "$1 must be an integer in $3..$4, got '$2'"
+  fi
+}
+# pow2 NAME VALUE: a power of two >= 4096.
+pow2() {
+  uint "$1" "$2" 4096 16777216
+  if (((10#$2) & (10#$2 - 1))); then die "$1 must be a power of two, got '$2'"; fi
+}
+uint --mem "$mem" 64 65536
+mem=$((10#$mem))
+uint --io "$io" 1 16
+io=$((10#$io))
+
+tcp_keys=()
+if [[ -n $tcp_max_conns ]]; then uint --tcp-max-conns "$tcp_max_conns" 16 1048576; tcp_keys+=("max_conns = $tcp_max_conns"); fi
+if [[ -n $tcp_sndbuf ]]; then pow2 --tcp-sndbuf "$tcp_sndbuf"; tcp_keys+=("sndbuf = $tcp_sndbuf"); fi
+if [[ -n $tcp_rcvbuf ]]; then pow2 --tcp-rcvbuf "$tcp_rcvbuf"; tcp_keys+=("rcvbuf = $tcp_rcvbuf"); fi
+if [[ -n $tcp_syn_backlog ]]; then uint --tcp-syn-backlog "$tcp_syn_backlog" 1 65536; tcp_keys+=("syn_backlog = $tcp_syn_backlog"); fi
+if [[ -n $tcp_time_wait_ms ]]; then uint --tcp-time-wait-ms "$tcp_time_wait_ms" 1 240000; tcp_keys+=("time_wait_ms = $tcp_time_wait_ms"); fi
+if [[ -n $tcp_rto_min_ms ]]; then uint --tcp-rto-min-ms "$tcp_rto_min_ms" 1 60000; tcp_keys+=("rto_min_ms = $tcp_rto_min_ms"); fi
+if [[ -n $tcp_rto_init_ms ]]; then uint --tcp-rto-init-ms "$tcp_rto_init_ms" 10 60000; tcp_keys+=("rto_init_ms = $tcp_rto_init_ms"); fi
+if [[ -n $tcp_delack_ms ]]; then uint --tcp-delack-ms "$tcp_delack_ms" 1 500; tcp_keys+=("delack_ms = $tcp_delack_ms"); fi
+
+test_keys=()
+if [[ -n $echo_port ]]; then uint --echo-port "$echo_port" 1 65535; test_keys+=("echo_port = $echo_port"); fi
+if [[ -n $connect_count && -z $connect ]]; then die "--connect-count needs --connect A.B.C.D:P"; fi
+if [[ -n $connect ]]; then
+  re='^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3}):([0-9]{1,5})$'
+  [[ $connect =~ $re ]] || die "--connect must be A.B.C.D:P, got '$connect'"
+  for o in 1 2 3 4; do
+    ((10#${BASH_REMATCH[o]} <= 255)) || die "--connect: '$connect' is not an IPv4 address"
+  done
+  uint "--connect port" "${BASH_REMATCH[5]}" 1 65535
+  test_keys+=("connect = $connect")
+  uint --connect-count "${connect_count:-1}" 1 65535
+  test_keys+=("connect_count = ${connect_count:-1}")
+fi
+
+# Lcores: io 1..N and storage N+1 share CPU 1; main 0 has CPU 0.
+storage=$((io + 1))
+if ((io == 1)); then
+  lcores="0@0,1@1,2@1"
+  io_list=1
+else
+  lcores="0@0,(1-$io)@1,$storage@1"
+  io_list=$(seq -s, 1 "$io")
+fi
 
 cat <<INI
 # loomd config for devnet $tag node $node (generated by scripts/node-config.sh)
@@ -41,15 +132,15 @@ id = $node
 name = n$node
 
 [eal]
-args = --no-pci --no-huge -m 256 --file-prefix loom-$tag-n$node --lcores 0@0,1@1,2@1 --vdev net_af_packet0,iface=dp0,qpairs=1
+args = --no-pci --no-huge -m $mem --file-prefix loom-$tag-n$node --lcores $lcores --vdev net_af_packet0,iface=dp0,qpairs=$io,framecnt=16384
 
 [dataplane]
 ip = $ip
 
 [lcores]
 main = 0
-io = 1
-storage = 2
+io = $io_list
+storage = $storage
 
 [idle]
 spin_polls = 1000
@@ -69,3 +160,12 @@ seed = $fault_seed
 stats_file = $dir/stats.json
 stats_interval_ms = $interval
 INI
+
+if ((${#tcp_keys[@]})); then
+  printf '\n[tcp]\n'
+  printf '%s\n' "${tcp_keys[@]}"
+fi
+if ((${#test_keys[@]})); then
+  printf '\n[test]\n'
+  printf '%s\n' "${test_keys[@]}"
+fi

@@ -3,8 +3,8 @@
 #   1. installs every package (scripts/install-deps.sh; a no-op when present)
 #   2. builds everything with clang into build/, libFuzzer targets included
 #   3. builds again with AddressSanitizer+UBSan into build-san/ and runs the
-#      unit and net tests there (loomd under ASan/LSan: a leak or an error at
-#      shutdown makes its exit status, and so the test, fail)
+#      unit and net tests there (loomd under ASan/LSan: a leak or an error
+#      at shutdown makes its exit status, and so the test, fail)
 #   4. runs every ctest label in build/: unit, net, cluster, fuzz
 # Options: --label L (only that ctest label), --fuzz-seconds N (default 20).
 set -euo pipefail

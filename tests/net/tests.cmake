@@ -1,3 +1,25 @@
-# net: root, network namespaces, one node.
+# net: root, network namespaces, one node. Each script exits 77 (skipped)
+# without root; RUN_SERIAL because they share the machine's 2 cores with
+# loomd and would skew each other's deadlines.
 loom_script_test(net_l2l3 net tests/net/test_l2l3.sh)
 set_tests_properties(net_l2l3 PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+
+# The TCP test tools checked kernel to kernel (no loomd), including that
+# every checker fails against a corrupting or resetting peer.
+loom_script_test(net_tools_selftest net tests/net/selftest_tools.sh)
+set_tests_properties(net_tools_selftest PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 300)
+
+# loomd's TCP (the [test] echo service and active open). TIMEOUTs sit well
+# above each script's own deadlines (ECHO_DEADLINE_S, FAULTS_BOUND_S, ...),
+# which are the real bounds: a script fails with a message before ctest
+# would kill it.
+loom_script_test(net_tcp_echo net tests/net/test_tcp_echo.sh)
+set_tests_properties(net_tcp_echo PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 600)
+loom_script_test(net_tcp_faults net tests/net/test_tcp_faults.sh)
+set_tests_properties(net_tcp_faults PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 600)
+loom_script_test(net_tcp_bulk net tests/net/test_tcp_bulk.sh)
+set_tests_properties(net_tcp_bulk PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 600)
+loom_script_test(net_tcp_active net tests/net/test_tcp_active.sh)
+set_tests_properties(net_tcp_active PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 600)
+loom_script_test(net_tcp_synflood net tests/net/test_tcp_synflood.sh)
+set_tests_properties(net_tcp_synflood PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 600)
