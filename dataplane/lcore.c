@@ -178,6 +178,31 @@ struct io_lcore *io_tcp_port_owner(const struct loomd *app, uint16_t port)
 	return i < app->n_io ? app->io[i] : NULL;
 }
 
+struct io_lcore *io_tcp_flow_owner(const struct loomd *app, const uint8_t *d,
+                                   const struct net_rx_result *res)
+{
+	if (app->n_io <= 1)
+		return NULL;
+	const uint8_t *th = d + res->l4_off;
+	struct io_lcore *owner =
+		io_tcp_port_owner(app, (uint16_t)(th[2] << 8 | th[3]));
+	if (owner != NULL || app->port.rss)
+		return owner;
+	/* No RSS we can rely on: net_af_packet's kernel fanout hash is
+	 * seeded at random and, with its rollover flag, moves packets to
+	 * another socket when one ring is full, so one flow can reach two
+	 * queues. Passive flows are then placed by a hash of the remote
+	 * address and port, the same on every lcore. */
+	const uint8_t *ip = d + res->l3_off;
+	uint32_t h = (uint32_t)ip[12] << 24 | (uint32_t)ip[13] << 16 |
+	             (uint32_t)ip[14] << 8 | ip[15];
+	h ^= ((uint32_t)th[0] << 8 | th[1]) * 0x9E3779B1u;
+	h ^= h >> 16;
+	h *= 0x85EBCA6Bu;
+	h ^= h >> 13;
+	return app->io[h % app->n_io];
+}
+
 static inline bool frame_is_arp(const uint8_t *d, uint16_t len)
 {
 	return len >= NET_ETH_HLEN && d[12] == 0x08 && d[13] == 0x06;
@@ -201,9 +226,7 @@ static void io_rx_one(struct io_lcore *io, struct rte_mbuf *m)
 		io_frame_send(io, m, res.reply_len);
 		return;
 	case NET_RX_L4_TCP: {
-		uint16_t dport = (uint16_t)(d[res.l4_off + 2] << 8 |
-		                            d[res.l4_off + 3]);
-		struct io_lcore *owner = io_tcp_port_owner(io->app, dport);
+		struct io_lcore *owner = io_tcp_flow_owner(io->app, d, &res);
 		if (owner != NULL && owner != io) {
 			if (rte_ring_mp_enqueue(owner->steer_ring, m) == 0) {
 				io->c.tcp_steer_tx++;

@@ -89,6 +89,14 @@ void aux_lcore_destroy(struct aux_lcore *aux);
  * lcore's stack serves the flows RSS gives it). */
 struct io_lcore *io_tcp_port_owner(const struct loomd *app, uint16_t port);
 
+/* The io lcore that owns the TCP flow of a segment net_rx() accepted, or
+ * NULL when the receiving lcore is right by construction (one io lcore, or
+ * hardware RSS keeps each passive flow on one queue). Actively opened flows
+ * belong to the owner of their local port's ephemeral slice; without RSS,
+ * passive flows go by a hash of the remote address and port. */
+struct io_lcore *io_tcp_flow_owner(const struct loomd *app, const uint8_t *d,
+                                   const struct net_rx_result *res);
+
 /* rte_eal_remote_launch entry points; arg is the context above. */
 int io_lcore_main(void *arg);
 int aux_lcore_main(void *arg);

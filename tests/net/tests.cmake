@@ -23,3 +23,11 @@ loom_script_test(net_tcp_active net tests/net/test_tcp_active.sh)
 set_tests_properties(net_tcp_active PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 600)
 loom_script_test(net_tcp_synflood net tests/net/test_tcp_synflood.sh)
 set_tests_properties(net_tcp_synflood PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 600)
+
+# The echo test again with two io lcores: flows spread over two queues by
+# the kernel's fanout, placed on their owning lcore by software steering.
+add_test(NAME net_tcp_echo_io2 COMMAND ${CMAKE_SOURCE_DIR}/tests/net/test_tcp_echo.sh
+         WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+set_tests_properties(net_tcp_echo_io2 PROPERTIES LABELS net SKIP_RETURN_CODE 77
+  RUN_SERIAL TRUE TIMEOUT 600
+  ENVIRONMENT "LOOM_BUILD_DIR=${CMAKE_BINARY_DIR};LOOM_SOURCE_DIR=${CMAKE_SOURCE_DIR};LOOM_NODE_FLAGS=--io 2;TCP_ECHO_CONNS=300;TCP_ECHO_BYTES=262144")
