@@ -3,7 +3,7 @@
 #
 #   scripts/local-cluster.sh [up]    install packages, build, bring up a devnet
 #                                    (network namespaces only), start loomd and
-#                                    show it answering ARP and ping
+#                                    show it answering ARP, ping and TCP
 #   scripts/local-cluster.sh status  what is running
 #   scripts/local-cluster.sh down    stop loomd and remove the devnet
 #
@@ -57,7 +57,8 @@ up() {
   prefix=$(jq -r '.prefix' <<<"$state")
   cli_ns=$(jq -r '.clients[0].ns' <<<"$state")
 
-  scripts/node-config.sh --tag "$TAG" --node 1 --ip "$node_ip/$prefix" --dir "$RUN" >"$RUN/n1.ini"
+  scripts/node-config.sh --tag "$TAG" --node 1 --ip "$node_ip/$prefix" --dir "$RUN" \
+    --echo-port 7 >"$RUN/n1.ini"
   "$BUILD/loomd" --check-config "$RUN/n1.ini"
   ip netns exec "$node_ns" setsid "$BUILD/loomd" --config "$RUN/n1.ini" \
     >"$RUN/n1.log" 2>&1 </dev/null &
@@ -74,6 +75,20 @@ up() {
   ip netns exec "$cli_ns" arping -c 2 -w 10 -I eth0 "$node_ip"
   echo "== from client namespace $cli_ns: ping $node_ip"
   ip netns exec "$cli_ns" ping -n -c 3 -i 0.2 -W 5 "$node_ip"
+  echo "== from client namespace $cli_ns: a TCP connection to loomd's test echo service on port 7"
+  ip netns exec "$cli_ns" python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 7), timeout=10)
+s.sendall(b"hello from the client namespace")
+s.shutdown(socket.SHUT_WR)
+reply = b""
+while True:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    reply += chunk
+print("echoed by loomd over its own TCP:", reply.decode())
+' "$node_ip"
   sleep 1.2
   echo "== loomd counters (totals)"
   jq -c '.totals' "$RUN/stats.json"
