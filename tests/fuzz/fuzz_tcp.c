@@ -22,6 +22,7 @@
 
 #include "dataplane/net/net.h"
 #include "dataplane/net/tcp.h"
+#include "tests/unit/tcp_harness.h" /* th_ip, th_g16 ... th_p32 */
 
 #define NCONN 6
 
@@ -44,39 +45,6 @@ static int live;
 static int alloc_fails;
 static int ready;
 static int listen_arg;
-
-static uint16_t g16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void p16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint32_t g32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static void p32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t addr(unsigned a, unsigned b, unsigned c, unsigned d)
-{
-	uint8_t x[4] = {(uint8_t)a, (uint8_t)b, (uint8_t)c, (uint8_t)d};
-	uint32_t v;
-	memcpy(&v, x, 4);
-	return v;
-}
 
 static void *op_alloc(void *user, uint16_t len, uint8_t **data)
 {
@@ -107,24 +75,24 @@ static void op_send(void *user, void *frame, uint16_t len)
 	if (len > f->cap || len < 54)
 		__builtin_trap();
 	const uint8_t *ip = f->data + 14;
-	uint16_t tot = g16(ip + 2);
+	uint16_t tot = th_g16(ip + 2);
 	if (ip[9] == 6 && tot + 14u <= len &&
 	    net_csum_partial(ip, 20, 0) == 0xffff) {
 		const uint8_t *th = ip + 20;
-		uint32_t seed = (uint32_t)g16(ip + 12) + g16(ip + 14) +
-		                g16(ip + 16) + g16(ip + 18) + 6 + (tot - 20u);
+		uint32_t seed = (uint32_t)th_g16(ip + 12) + th_g16(ip + 14) +
+		                th_g16(ip + 16) + th_g16(ip + 18) + 6 + (tot - 20u);
 		if (net_csum_partial(th, tot - 20u, seed) != 0xffff)
 			__builtin_trap(); /* we never send a bad checksum */
-		struct track *t = find_track(g16(th), g16(th + 2));
+		struct track *t = find_track(th_g16(th), th_g16(th + 2));
 		if (t) {
 			uint32_t dlen = tot - 20u - (th[12] >> 4) * 4u;
-			uint32_t end = g32(th + 4) + dlen +
+			uint32_t end = th_g32(th + 4) + dlen +
 			               ((th[13] & 2) ? 1 : 0) +
 			               ((th[13] & 1) ? 1 : 0);
 			if ((int32_t)(end - t->peer_ack) > 0)
 				t->peer_ack = end;
 			if (th[13] & 0x10)
-				t->peer_seq = g32(th + 8);
+				t->peer_seq = th_g32(th + 8);
 		}
 	}
 	live--;
@@ -249,17 +217,17 @@ static uint16_t wrap(uint8_t *f, const uint8_t *l4, uint16_t l4len)
 {
 	memcpy(f, our_mac, 6);
 	memcpy(f + 6, peer_mac, 6);
-	p16(f + 12, 0x0800);
+	th_p16(f + 12, 0x0800);
 	uint8_t *ip = f + 14;
 	memset(ip, 0, 20);
 	ip[0] = 0x45;
-	p16(ip + 2, (uint16_t)(20 + l4len));
+	th_p16(ip + 2, (uint16_t)(20 + l4len));
 	ip[8] = 64;
 	ip[9] = 6;
-	uint32_t src = addr(10, 0, 0, 2);
+	uint32_t src = th_ip(10, 0, 0, 2);
 	memcpy(ip + 12, &src, 4);
 	memcpy(ip + 16, &net.ip_be, 4);
-	p16(ip + 10, net_csum(ip, 20));
+	th_p16(ip + 10, net_csum(ip, 20));
 	memcpy(ip + 20, l4, l4len);
 	return (uint16_t)(34 + l4len);
 }
@@ -267,10 +235,10 @@ static uint16_t wrap(uint8_t *f, const uint8_t *l4, uint16_t l4len)
 static void fix_tcp_csum(uint8_t *f, uint16_t l4len)
 {
 	uint8_t *ip = f + 14, *th = ip + 20;
-	p16(th + 16, 0);
-	uint32_t seed = (uint32_t)g16(ip + 12) + g16(ip + 14) + g16(ip + 16) +
-	                g16(ip + 18) + 6 + l4len;
-	p16(th + 16, (uint16_t)~net_csum_partial(th, l4len, seed));
+	th_p16(th + 16, 0);
+	uint32_t seed = (uint32_t)th_g16(ip + 12) + th_g16(ip + 14) + th_g16(ip + 16) +
+	                th_g16(ip + 18) + 6 + l4len;
+	th_p16(th + 16, (uint16_t)~net_csum_partial(th, l4len, seed));
 }
 
 static uint8_t fbuf[14 + 20 + 60 + 2048];
@@ -283,13 +251,13 @@ static void segment(uint16_t sport, uint16_t dport, uint32_t seq,
 	uint8_t l4[60 + 2048];
 	uint8_t ol = (uint8_t)((optlen + 3) & ~3);
 	memset(l4, 0, 20u + ol);
-	p16(l4, sport);
-	p16(l4 + 2, dport);
-	p32(l4 + 4, seq);
-	p32(l4 + 8, ack);
+	th_p16(l4, sport);
+	th_p16(l4 + 2, dport);
+	th_p32(l4 + 4, seq);
+	th_p32(l4 + 8, ack);
 	l4[12] = (uint8_t)((5 + ol / 4) << 4);
 	l4[13] = flags;
-	p16(l4 + 14, win);
+	th_p16(l4 + 14, win);
 	if (optlen)
 		memcpy(l4 + 20, opts, optlen);
 	if (plen)
@@ -321,16 +289,16 @@ static void op_send_capture(void *user, void *frame, uint16_t len)
 	struct frame *f = frame;
 	const uint8_t *th = f->data + 34;
 	if (len >= 54 && (th[13] & 0x12) == 0x12)
-		last_synack_seq = g32(th + 4);
+		last_synack_seq = th_g32(th + 4);
 	op_send(user, frame, len);
 }
 
 static void setup(void)
 {
 	memcpy(net.mac, our_mac, 6);
-	net.ip_be = addr(10, 0, 0, 1);
-	net.netmask_be = addr(255, 255, 255, 0);
-	net.gateway_be = addr(10, 0, 0, 254);
+	net.ip_be = th_ip(10, 0, 0, 1);
+	net.netmask_be = th_ip(255, 255, 255, 0);
+	net.gateway_be = th_ip(10, 0, 0, 254);
 	net.mtu = 1500;
 	net.ops = (struct net_ops){op_alloc, op_send_capture, op_free, NULL};
 	net.now_us = 1000000000ull;
@@ -346,14 +314,14 @@ static void setup(void)
 	uint8_t a[60] = {0};
 	memcpy(a, our_mac, 6);
 	memcpy(a + 6, peer_mac, 6);
-	p16(a + 12, 0x0806);
-	p16(a + 14, 1);
-	p16(a + 16, 0x0800);
+	th_p16(a + 12, 0x0806);
+	th_p16(a + 14, 1);
+	th_p16(a + 16, 0x0800);
 	a[18] = 6;
 	a[19] = 4;
-	p16(a + 20, 2);
+	th_p16(a + 20, 2);
 	memcpy(a + 22, peer_mac, 6);
-	uint32_t pip = addr(10, 0, 0, 2);
+	uint32_t pip = th_ip(10, 0, 0, 2);
 	memcpy(a + 28, &pip, 4);
 	memcpy(a + 32, our_mac, 6);
 	memcpy(a + 38, &net.ip_be, 4);
@@ -487,7 +455,7 @@ static void cmd_app(struct in *in)
 			tcp_abort(t->c);
 		break;
 	default: {
-		struct tcp_conn *c = tcp_connect(stack, addr(10, 0, 0, 2),
+		struct tcp_conn *c = tcp_connect(stack, th_ip(10, 0, 0, 2),
 		                                 (uint16_t)(80 + (b & 3)), &cbs,
 		                                 &listen_arg);
 		if (c) {

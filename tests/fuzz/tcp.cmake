@@ -1,7 +1,9 @@
 # The TCP over libFuzzer: a long-lived stack fed segments, time and
-# application actions. Seeds in corpus/fuzz_tcp.
+# application actions. Seeds in corpus/fuzz_tcp. tcp_harness.c for its
+# byte-order and address helpers.
 loom_fuzz_target(fuzz_tcp
   ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_tcp.c
+  ${CMAKE_SOURCE_DIR}/tests/unit/tcp_harness.c
   ${CMAKE_SOURCE_DIR}/dataplane/net/csum.c
   ${CMAKE_SOURCE_DIR}/dataplane/net/stats.c
   ${CMAKE_SOURCE_DIR}/dataplane/net/eth.c

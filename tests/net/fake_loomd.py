@@ -28,6 +28,9 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from tcpdata import send_nb
+
 TCP_STATS = (
     "segs_in segs_out bytes_in bytes_out active_opens passive_opens "
     "established closed resets_in resets_out retransmits fast_retransmits "
@@ -193,11 +196,7 @@ def main():
                 if n == 0:
                     close(s, "fin")
                     continue
-                m = 0
-                try:
-                    m = s.send(mv[:n])
-                except BlockingIOError:
-                    pass
+                m = send_nb(s, mv[:n])
                 if m < n:
                     d[1] = memoryview(bytes(mv[m:n]))
                     sel.modify(s, selectors.EVENT_WRITE, d)

@@ -17,14 +17,8 @@ import struct
 import sys
 import time
 
-
-def csum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from tcpdata import csum
 
 
 def mac_bytes(mac: str) -> bytes:

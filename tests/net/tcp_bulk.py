@@ -8,9 +8,7 @@ Prints MB/s (bytes echoed / seconds from connect to FIN); --json adds a JSON
 object on the last line. The echoed bytes are also compared incrementally
 with the stream, so a failure names the first wrong offset.
 """
-import argparse
 import hashlib
-import json
 import selectors
 import signal
 import socket
@@ -18,15 +16,12 @@ import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from tcpdata import CHUNK, Stream, errname, mb
-
-EV_R, EV_W = selectors.EVENT_READ, selectors.EVENT_WRITE
+from tcpdata import (CHUNK, EV_R, EV_W, Stream, errname, host_port_args, mb,
+                     result, send_nb)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--host", required=True)
-    ap.add_argument("--port", type=int, required=True)
+    ap = host_port_args(description=__doc__)
     ap.add_argument("--bytes", type=int, default=256 * 1024 * 1024)
     ap.add_argument("--deadline", type=float, default=300.0)
     ap.add_argument("--seed", type=int, default=1)
@@ -68,10 +63,7 @@ def main():
             for _key, mask in sel.select(min(0.5, end - now)):
                 if mask & EV_W and sent < B:
                     v = st.view(sent, B - sent)
-                    try:
-                        n = s.send(v)
-                    except BlockingIOError:
-                        n = 0
+                    n = send_nb(s, v)
                     h_out.update(v[:n])
                     sent += n
                     if sent == B:
@@ -109,9 +101,7 @@ def main():
              "" if first_bad is None else ", first mismatch at offset %d" % first_bad,
              "" if err is None else "; " + err,
              "" if passed else " FAIL"))
-    if a.json:
-        print(json.dumps(res))
-    return 0 if passed else 1
+    return result(res, a.json, passed)
 
 
 if __name__ == "__main__":

@@ -35,10 +35,10 @@ import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from tcpdata import CHUNK, Stream, errname, mb, raise_nofile
+from tcpdata import (CHUNK, EV_R, EV_W, Stream, errname, host_port_args, mb,
+                     raise_nofile, result, send_nb, unregister)
 
 CONNECTING, OPEN = 0, 1
-EV_R, EV_W = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 
 class Conn:
@@ -50,10 +50,8 @@ class Conn:
 
 
 def parse():
-    ap = argparse.ArgumentParser(
+    ap = host_port_args(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--host", required=True)
-    ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--conns", type=int, default=1)
     ap.add_argument("--bytes", type=int, default=65536)
     ap.add_argument("--deadline", type=float, default=60.0)
@@ -91,10 +89,7 @@ def run(a):
         nonlocal active
         failures.append((c.i, c.port, reason))
         kinds[kind] = kinds.get(kind, 0) + 1
-        try:
-            sel.unregister(c.sock)
-        except (KeyError, ValueError):
-            pass
+        unregister(sel, c.sock)
         c.sock.close()
         active -= 1
 
@@ -152,9 +147,7 @@ def run(a):
                 continue
             if mask & EV_W and c.sent < B:
                 try:
-                    n = s.send(c.st.view(c.sent, B - c.sent))
-                except BlockingIOError:
-                    n = 0
+                    n = send_nb(s, c.st.view(c.sent, B - c.sent))
                 except OSError as e:
                     fail(c, "send at %d: %s" % (c.sent, errname(e)), errname(e))
                     continue
@@ -247,10 +240,7 @@ def run(a):
              res["mb_per_s"], res["conns_per_s"],
              " " + json.dumps(kinds) if kinds else "",
              "" if passed else " FAIL"))
-    if a.json:
-        print(json.dumps(res))
-    sys.stdout.flush()
-    return 0 if passed else 1
+    return result(res, a.json, passed)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ loomd. --corrupt-every K flips a bit of every K-th echoed byte (to prove
 the verifier fails). Exit 0 iff all N connections ended that way before
 --deadline.
 """
-import argparse
 import errno
 import selectors
 import socket
@@ -15,15 +14,12 @@ import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from tcpdata import CHUNK, errname, raise_nofile
-
-EV_R, EV_W = selectors.EVENT_READ, selectors.EVENT_WRITE
+from tcpdata import (CHUNK, EV_R, EV_W, errname, host_port_args, raise_nofile,
+                     send_nb)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--host", required=True)
-    ap.add_argument("--port", type=int, required=True)
+    ap = host_port_args(description=__doc__)
     ap.add_argument("--conns", type=int, default=1)
     ap.add_argument("--deadline", type=float, default=60.0)
     ap.add_argument("--corrupt-every", type=int, default=0)
@@ -72,11 +68,7 @@ def main():
                     for p in range((k - 1 - st[4] % k) % k, n, k):
                         bmv[p] ^= 1
                 st[4] += n
-                m = 0
-                try:
-                    m = s.send(bmv[:n])
-                except BlockingIOError:
-                    pass
+                m = send_nb(s, bmv[:n])
                 if m < n:
                     st[2], st[3] = bytearray(bmv[m:n]), 0
                     sel.modify(s, EV_W, st)

@@ -26,7 +26,6 @@ SYN flood with SYN cookies: syn_flood.py is checked that way).
 Prints a summary line; with --json also a JSON object on the last line.
 """
 import argparse
-import json
 import selectors
 import signal
 import socket
@@ -35,9 +34,8 @@ import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from tcpdata import CHUNK, Stream, errname, mb, raise_nofile, write_ready
-
-EV_R, EV_W = selectors.EVENT_READ, selectors.EVENT_WRITE
+from tcpdata import (CHUNK, EV_R, EV_W, Stream, errname, mb, raise_nofile,
+                     result, send_nb, unregister, write_ready)
 
 
 class Stop(Exception):
@@ -124,10 +122,7 @@ def run(a):
         else:
             failures.append((c.i, c.peer, reason))
             kinds[kind] = kinds.get(kind, 0) + 1
-        try:
-            sel.unregister(c.sock)
-        except (KeyError, ValueError):
-            pass
+        unregister(sel, c.sock)
         if rst:
             c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                               struct.pack("ii", 1, 0))
@@ -238,11 +233,7 @@ def run(a):
                             finish(c, "reset after %d bytes (--reset-after)"
                                    % c.echoed, "reset on purpose", rst=True)
                             continue
-                        m = 0
-                        try:
-                            m = s.send(bmv[:n])
-                        except BlockingIOError:
-                            pass
+                        m = send_nb(s, bmv[:n])
                         bytes_out += m
                         if m < n:
                             c.pending, c.poff = bytearray(bmv[m:n]), 0
@@ -304,10 +295,7 @@ def run(a):
              " (of %d)" % a.conns if a.conns else "", len(failures),
              bytes_in, bytes_out, secs, res["mb_per_s"], stopped,
              "" if passed else " FAIL"))
-    if a.json:
-        print(json.dumps(res))
-    sys.stdout.flush()
-    return 0 if passed else 1
+    return result(res, a.json, passed)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 """Shared pieces of the TCP test tools (tcp_echo_client.py, tcp_bulk.py,
-tcp_kernel_server.py, tcp_echo_peer.py): the deterministic per-connection
-data streams, mismatch reporting, and small helpers. Standard library only.
+tcp_kernel_server.py, tcp_echo_peer.py, fake_loomd.py, syn_flood.py) and
+send_frames.py: the deterministic per-connection data streams, mismatch
+reporting, and small helpers (non-blocking socket chores, the common
+command line and result printing, the Internet checksum). Standard library
+only. The tools run as scripts from this directory and import it after
+setting sys.dont_write_bytecode (no __pycache__ in the source tree).
 
 Data streams. Connection i of seed K carries the byte sequence
     stream(K, i)[o] = BASE_K[(o + shift(K, i)) mod PERIOD]
@@ -14,14 +18,19 @@ is a prime (1048573), so:
   - shift(K, i) = (K * 7919 + i * 104729) mod PERIOD differs for every i
     below PERIOD, so data delivered on the wrong connection does not match.
 """
+import argparse
+import json
 import os
 import random
 import resource
+import selectors
+import struct
 import sys
 
 PERIOD = 1048573          # prime, about 1 MiB
 CHUNK = 256 * 1024        # largest single send/recv/compare
 _BASES = {}
+EV_R, EV_W = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 
 def base(seed):
@@ -102,3 +111,47 @@ def write_ready(path):
 def log(*a):
     print(*a, flush=True)
     sys.stdout.flush()
+
+
+def host_port_args(**kw):
+    """An ArgumentParser (keyword arguments passed on) with the required
+    --host and --port of the server to connect to."""
+    ap = argparse.ArgumentParser(**kw)
+    ap.add_argument("--host", required=True)
+    ap.add_argument("--port", type=int, required=True)
+    return ap
+
+
+def send_nb(sock, data):
+    """sock.send(data) on a non-blocking socket: the bytes sent, 0 when it
+    would block. Other OSErrors propagate."""
+    try:
+        return sock.send(data)
+    except BlockingIOError:
+        return 0
+
+
+def unregister(sel, sock):
+    """sel.unregister(sock), if it is registered."""
+    try:
+        sel.unregister(sock)
+    except (KeyError, ValueError):
+        pass
+
+
+def result(res, as_json, passed):
+    """Print res as JSON on the last line if as_json; the exit status."""
+    if as_json:
+        print(json.dumps(res))
+    sys.stdout.flush()
+    return 0 if passed else 1
+
+
+def csum(data):
+    """The Internet checksum (RFC 1071) of data, ready to store."""
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF

@@ -22,24 +22,24 @@ uint32_t th_ip(unsigned a, unsigned b, unsigned c, unsigned d)
 static const uint8_t mac1[6] = {0x02, 0, 0, 0, 0, 0x01};
 static const uint8_t mac2[6] = {0x02, 0, 0, 0, 0, 0x02};
 
-static uint16_t g16(const uint8_t *p)
+uint16_t th_g16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-static void p16(uint8_t *p, uint16_t v)
+void th_p16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
 	p[1] = (uint8_t)v;
 }
 
-static uint32_t g32(const uint8_t *p)
+uint32_t th_g32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
-static void p32(uint8_t *p, uint32_t v)
+void th_p32(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)(v >> 24);
 	p[1] = (uint8_t)(v >> 16);
@@ -117,13 +117,13 @@ static void arp_learn(struct th_node *n, const uint8_t *mac, uint32_t ip)
 	uint8_t f[60] = {0};
 	memcpy(f, n->net.mac, 6);
 	memcpy(f + 6, mac, 6);
-	p16(f + 12, 0x0806);
+	th_p16(f + 12, 0x0806);
 	uint8_t *a = f + 14;
-	p16(a, 1);
-	p16(a + 2, 0x0800);
+	th_p16(a, 1);
+	th_p16(a + 2, 0x0800);
 	a[4] = 6;
 	a[5] = 4;
-	p16(a + 6, 2);
+	th_p16(a + 6, 2);
 	memcpy(a + 8, mac, 6);
 	memcpy(a + 14, &ip, 4);
 	memcpy(a + 18, n->net.mac, 6);
@@ -194,6 +194,29 @@ void th_node_init(struct th_node *n, int ip, const struct tcp_config *cfg)
 	}
 }
 
+struct th_node *th_node_new_cfg(int ip, const struct tcp_config *cfg)
+{
+	struct th_node *n = calloc(1, sizeof *n);
+	if (!n)
+		abort();
+	th_node_init(n, ip, cfg);
+	return n;
+}
+
+struct th_node *th_node_new(void)
+{
+	struct tcp_config cfg;
+	th_default_cfg(&cfg);
+	return th_node_new_cfg(1, &cfg);
+}
+
+int th_node_free(struct th_node *n)
+{
+	int leaked = th_node_fini(n);
+	free(n);
+	return leaked;
+}
+
 void th_drain(struct th_node *n)
 {
 	while (n->out_n) {
@@ -257,25 +280,25 @@ void th_inject(struct th_node *n, const struct th_in *in)
 	memset(f, 0, len);
 	memcpy(f, n->net.mac, 6);
 	memcpy(f + 6, n->net.ip_be == TH_US ? mac2 : mac1, 6);
-	p16(f + 12, 0x0800);
+	th_p16(f + 12, 0x0800);
 	uint8_t *ip = f + 14;
 	ip[0] = 0x45;
-	p16(ip + 2, (uint16_t)(20 + l4));
-	p16(ip + 6, 0x4000);
+	th_p16(ip + 2, (uint16_t)(20 + l4));
+	th_p16(ip + 6, 0x4000);
 	ip[8] = 64;
 	ip[9] = 6;
 	uint32_t src = n->net.ip_be == TH_US ? TH_PEER : TH_US;
 	memcpy(ip + 12, &src, 4);
 	memcpy(ip + 16, &n->net.ip_be, 4);
-	p16(ip + 10, (uint16_t)~ref_fold(ref_sum(ip, 20, 0)));
+	th_p16(ip + 10, (uint16_t)~ref_fold(ref_sum(ip, 20, 0)));
 	uint8_t *th = ip + 20;
-	p16(th, in->sport);
-	p16(th + 2, in->dport);
-	p32(th + 4, in->seq);
-	p32(th + 8, in->ack);
+	th_p16(th, in->sport);
+	th_p16(th + 2, in->dport);
+	th_p32(th + 4, in->seq);
+	th_p32(th + 8, in->ack);
 	th[12] = (uint8_t)((in->doff ? in->doff : thl / 4) << 4);
 	th[13] = in->flags;
-	p16(th + 14, in->win);
+	th_p16(th + 14, in->win);
 	if (in->optlen)
 		memcpy(th + 20, in->opts, in->optlen);
 	if (in->len)
@@ -283,7 +306,7 @@ void th_inject(struct th_node *n, const struct th_in *in)
 	uint16_t cs = (uint16_t)~tcp_ref_csum(ip, th, l4);
 	if (in->bad_csum)
 		cs ^= 0x5a5a;
-	p16(th + 16, cs);
+	th_p16(th + 16, cs);
 	rx_frame(n, f, len, !in->no_flush);
 }
 
@@ -306,14 +329,14 @@ static void parse_opts(struct th_seg *s, const uint8_t *p, unsigned len)
 			break;
 		if (p[i] == 2 && p[i + 1] == 4) {
 			s->has_mss = true;
-			s->mss = g16(p + i + 2);
+			s->mss = th_g16(p + i + 2);
 		} else if (p[i] == 3 && p[i + 1] == 3) {
 			s->has_ws = true;
 			s->ws = p[i + 2];
 		} else if (p[i] == 8 && p[i + 1] == 10) {
 			s->has_ts = true;
-			s->tsval = g32(p + i + 2);
-			s->tsecr = g32(p + i + 6);
+			s->tsval = th_g32(p + i + 2);
+			s->tsecr = th_g32(p + i + 6);
 		}
 		i += p[i + 1];
 	}
@@ -322,14 +345,14 @@ static void parse_opts(struct th_seg *s, const uint8_t *p, unsigned len)
 static bool parse(const uint8_t *f, uint16_t len, struct th_seg *s)
 {
 	memset(s, 0, offsetof(struct th_seg, data));
-	if (len < 54 || g16(f + 12) != 0x0800)
+	if (len < 54 || th_g16(f + 12) != 0x0800)
 		return false;
 	const uint8_t *ip = f + 14;
-	uint16_t tot = g16(ip + 2);
+	uint16_t tot = th_g16(ip + 2);
 	if (ip[0] != 0x45 || ip[9] != 6 || tot + 14u > len)
 		return false;
 	if (ref_fold(ref_sum(ip, 20, 0)) != 0xffff || ip[8] != 64 ||
-	    !(g16(ip + 6) & 0x4000))
+	    !(th_g16(ip + 6) & 0x4000))
 		return false;
 	const uint8_t *th = ip + 20;
 	uint16_t l4 = (uint16_t)(tot - 20);
@@ -338,12 +361,12 @@ static bool parse(const uint8_t *f, uint16_t len, struct th_seg *s)
 		return false;
 	memcpy(&s->src, ip + 12, 4);
 	memcpy(&s->dst, ip + 16, 4);
-	s->sport = g16(th);
-	s->dport = g16(th + 2);
-	s->seq = g32(th + 4);
-	s->ack = g32(th + 8);
+	s->sport = th_g16(th);
+	s->dport = th_g16(th + 2);
+	s->seq = th_g32(th + 4);
+	s->ack = th_g32(th + 8);
 	s->flags = th[13];
-	s->win = g16(th + 14);
+	s->win = th_g16(th + 14);
 	parse_opts(s, th + 20, thl - 20);
 	s->len = (uint16_t)(l4 - thl);
 	memcpy(s->data, th + thl, s->len);
@@ -509,8 +532,8 @@ const struct tcp_callbacks th_callbacks = {
 	cb_closed,
 };
 
-void th_peer_send(struct th_peer *p, uint8_t flags, const void *data,
-                  uint16_t len)
+/* A segment from peer p with its current seq, ack and window. */
+static struct th_in peer_in(const struct th_peer *p, uint8_t flags)
 {
 	struct th_in in = {0};
 	in.sport = p->port;
@@ -519,6 +542,13 @@ void th_peer_send(struct th_peer *p, uint8_t flags, const void *data,
 	in.ack = p->ack;
 	in.flags = flags;
 	in.win = p->win;
+	return in;
+}
+
+void th_peer_send(struct th_peer *p, uint8_t flags, const void *data,
+                  uint16_t len)
+{
+	struct th_in in = peer_in(p, flags);
 	in.data = data;
 	in.len = len;
 	th_inject(p->n, &in);
@@ -545,17 +575,11 @@ void th_peer_syn(struct th_peer *p, uint8_t flags, uint16_t mss, int ws,
 		o[n++] = 1;
 		o[n++] = 8;
 		o[n++] = 10;
-		p32(o + n, 12345);
-		p32(o + n + 4, 0);
+		th_p32(o + n, 12345);
+		th_p32(o + n + 4, 0);
 		n += 8;
 	}
-	struct th_in in = {0};
-	in.sport = p->port;
-	in.dport = p->our_port;
-	in.seq = p->seq;
-	in.ack = p->ack;
-	in.flags = flags;
-	in.win = p->win;
+	struct th_in in = peer_in(p, flags);
 	in.opts = o;
 	in.optlen = n;
 	th_inject(p->n, &in);

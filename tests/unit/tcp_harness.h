@@ -50,6 +50,11 @@ struct th_app {
 extern const struct tcp_callbacks th_callbacks;
 
 uint32_t th_ip(unsigned a, unsigned b, unsigned c, unsigned d);
+/* Big-endian 16/32-bit loads and stores. */
+uint16_t th_g16(const uint8_t *p);
+void th_p16(uint8_t *p, uint16_t v);
+uint32_t th_g32(const uint8_t *p);
+void th_p32(uint8_t *p, uint32_t v);
 #define TH_US th_ip(10, 0, 0, 1)
 #define TH_PEER th_ip(10, 0, 0, 2)
 
@@ -58,6 +63,13 @@ void th_default_cfg(struct tcp_config *cfg);
 void th_node_init(struct th_node *n, int ip, const struct tcp_config *cfg);
 /* Destroys the stack, frees queued frames; returns frames leaked. */
 int th_node_fini(struct th_node *n);
+/* A heap-allocated node: calloc + th_node_init (aborts if out of memory).
+ * th_node_new: ip 1 with th_default_cfg. */
+struct th_node *th_node_new_cfg(int ip, const struct tcp_config *cfg);
+struct th_node *th_node_new(void);
+/* th_node_fini, then frees n; returns th_node_fini's result (frames
+ * leaked), for the caller to check. */
+int th_node_free(struct th_node *n);
 
 void th_set_time(struct th_node *n, uint64_t us);
 /* now += ms, then tcp_timer and tcp_flush. */

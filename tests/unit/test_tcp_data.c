@@ -12,15 +12,7 @@ static struct th_node *node_cfg(uint32_t rcvbuf, uint32_t sndbuf)
 	th_default_cfg(&cfg);
 	cfg.rcvbuf = rcvbuf;
 	cfg.sndbuf = sndbuf;
-	struct th_node *n = calloc(1, sizeof *n);
-	th_node_init(n, 1, &cfg);
-	return n;
-}
-
-static void done(struct th_node *n)
-{
-	CHECK_EQ_U64(th_node_fini(n), 0);
-	free(n);
+	return th_node_new_cfg(1, &cfg);
 }
 
 static uint8_t pat[70000];
@@ -58,7 +50,7 @@ static void test_delack(void)
 	CHECK_EQ_U64(s.ack, p.seq);
 	th_advance(n, 100);
 	CHECK_EQ_U64(th_pending(n), 0);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_ooo(void)
@@ -110,7 +102,7 @@ static void test_ooo(void)
 	CHECK_EQ_U64(tcp_recv(c, buf, sizeof buf), 1000);
 	CHECK(memcmp(buf, pat + 5000, 1000) == 0);
 	th_drain(n);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_backpressure(void)
@@ -147,7 +139,7 @@ static void test_backpressure(void)
 	CHECK(th_pop(n, &s));
 	CHECK_EQ_U64(s.win, 3000);
 	CHECK_EQ_U64(s.ack, p.seq);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_zero_window(void)
@@ -202,7 +194,7 @@ static void test_zero_window(void)
 	CHECK(th_pop(n, &s));
 	CHECK_EQ_U64(s.flags, TH_ACK | TH_PSH);
 	CHECK_EQ_U64(s.seq + s.len, p.ack + 2000);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_wscale(void)
@@ -248,7 +240,7 @@ static void test_wscale(void)
 	tcp_flush(n->tcp);
 	CHECK(th_pop(n, &s));
 	CHECK_EQ_U64(s.win, 65535);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_wrap(void)
@@ -291,7 +283,7 @@ static void test_wrap(void)
 	}
 	CHECK_EQ_U64(got, 100000);
 	free(app.rx);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 int main(void)

@@ -1,29 +1,12 @@
 /* TCP opens and closes: passive and active handshakes with option
  * negotiation, simultaneous open and close, FIN in each state, TIME_WAIT
  * and FIN_WAIT_2 bounds, refusal, RSTs for segments to no connection. */
-#include <stdlib.h>
-
 #include "check.h"
 #include "tcp_harness.h"
 
-static struct th_node *node(void)
-{
-	struct tcp_config cfg;
-	th_default_cfg(&cfg);
-	struct th_node *n = calloc(1, sizeof *n);
-	th_node_init(n, 1, &cfg);
-	return n;
-}
-
-static void done(struct th_node *n)
-{
-	CHECK_EQ_U64(th_node_fini(n), 0);
-	free(n);
-}
-
 static void test_passive(void)
 {
-	struct th_node *n = node();
+	struct th_node *n = th_node_new();
 	struct th_app app = {0};
 	struct th_peer p = {0};
 	CHECK(tcp_listen(n->tcp, 80, &th_callbacks, &app) == 0);
@@ -69,12 +52,12 @@ static void test_passive(void)
 	CHECK(s.has_ts);
 	CHECK_EQ_U64(s.flags, TH_ACK | TH_PSH);
 	CHECK_EQ_U64(s.seq, p.ack);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_active(void)
 {
-	struct th_node *n = node();
+	struct th_node *n = th_node_new();
 	struct th_app app = {0};
 	struct tcp_conn *c =
 	        tcp_connect(n->tcp, TH_PEER, 80, &th_callbacks, &app);
@@ -123,12 +106,12 @@ static void test_active(void)
 	CHECK_EQ_U64(app2.closed, 1);
 	CHECK_EQ_U64(app2.reason, TCP_CLOSE_REFUSED);
 	CHECK_EQ_U64(tcp_stack_conn_count(n->tcp), 1);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_simultaneous_open(void)
 {
-	struct th_node *n = node();
+	struct th_node *n = th_node_new();
 	struct th_app app = {0};
 	struct tcp_conn *c =
 	        tcp_connect(n->tcp, TH_PEER, 80, &th_callbacks, &app);
@@ -157,12 +140,12 @@ static void test_simultaneous_open(void)
 	tcp_conn_get_info(c, &ci);
 	CHECK_EQ_U64(ci.state, TCP_ESTABLISHED);
 	CHECK_EQ_U64(ci.snd_wscale, 2);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_simultaneous_close(void)
 {
-	struct th_node *n = node();
+	struct th_node *n = th_node_new();
 	struct th_app app = {0};
 	struct th_peer p;
 	struct tcp_conn *c = th_accept(n, &p, &app, 6000, 100, 1460, -1, false);
@@ -192,12 +175,12 @@ static void test_simultaneous_close(void)
 	CHECK_EQ_U64(tcp_stack_conn_count(n->tcp), 1);
 	th_advance(n, 2);
 	CHECK_EQ_U64(tcp_stack_conn_count(n->tcp), 0);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_passive_close(void)
 {
-	struct th_node *n = node();
+	struct th_node *n = th_node_new();
 	struct th_app app = {0};
 	struct th_peer p;
 	struct tcp_conn *c = th_accept(n, &p, &app, 6001, 100, 1460, -1, false);
@@ -227,12 +210,12 @@ static void test_passive_close(void)
 	CHECK_EQ_U64(app.closed, 1);
 	CHECK_EQ_U64(app.reason, TCP_CLOSE_NORMAL);
 	CHECK_EQ_U64(tcp_stack_conn_count(n->tcp), 0);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_active_close_and_reuse(void)
 {
-	struct th_node *n = node();
+	struct th_node *n = th_node_new();
 	struct th_app app = {0};
 	struct th_peer p;
 	struct tcp_conn *c = th_accept(n, &p, &app, 6002, 100, 1460, -1, false);
@@ -268,12 +251,12 @@ static void test_active_close_and_reuse(void)
 	CHECK(th_pop(n, &s));
 	CHECK_EQ_U64(s.flags, TH_SYN | TH_ACK);
 	CHECK_EQ_U64(tcp_stack_conn_count(n->tcp), 1);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_fin_wait2_timeout(void)
 {
-	struct th_node *n = node();
+	struct th_node *n = th_node_new();
 	struct th_app app = {0};
 	struct th_peer p;
 	struct tcp_conn *c = th_accept(n, &p, &app, 6003, 100, 1460, -1, false);
@@ -289,12 +272,12 @@ static void test_fin_wait2_timeout(void)
 	CHECK_EQ_U64(app.closed, 1);
 	CHECK_EQ_U64(app.reason, TCP_CLOSE_TIMEOUT);
 	CHECK_EQ_U64(tcp_stack_conn_count(n->tcp), 0);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_fin_in_syn_rcvd_and_refuse(void)
 {
-	struct th_node *n = node();
+	struct th_node *n = th_node_new();
 	struct th_app app = {0};
 	app.refuse = true;
 	struct th_peer p;
@@ -318,12 +301,12 @@ static void test_fin_in_syn_rcvd_and_refuse(void)
 	struct tcp_conn_info ci;
 	tcp_conn_get_info(app.conn, &ci);
 	CHECK_EQ_U64(ci.state, TCP_CLOSE_WAIT);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_rst_no_conn(void)
 {
-	struct th_node *n = node();
+	struct th_node *n = th_node_new();
 	struct th_peer p = {n, 7000, 81, 5000, 0, 100};
 	struct th_seg s;
 	th_peer_send(&p, TH_SYN, NULL, 0);
@@ -345,12 +328,12 @@ static void test_rst_no_conn(void)
 	CHECK_EQ_U64(th_pending(n), 0);
 	CHECK_EQ_U64(th_stat(n, "drop_no_conn"), 5);
 	CHECK_EQ_U64(th_stat(n, "resets_out"), 3);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_syn_retries(void)
 {
-	struct th_node *n = node();
+	struct th_node *n = th_node_new();
 	struct th_app app = {0};
 	tcp_connect(n->tcp, TH_PEER, 80, &th_callbacks, &app);
 	tcp_flush(n->tcp);
@@ -385,7 +368,7 @@ static void test_syn_retries(void)
 		th_advance(n, 20000);
 	CHECK_EQ_U64(tcp_stack_conn_count(n->tcp), 0);
 	CHECK_EQ_U64(la.closed, 0);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 int main(void)

@@ -8,24 +8,9 @@
 
 static uint8_t pat[20000];
 
-static struct th_node *node(void)
-{
-	struct tcp_config cfg;
-	th_default_cfg(&cfg);
-	struct th_node *n = calloc(1, sizeof *n);
-	th_node_init(n, 1, &cfg);
-	return n;
-}
-
-static void done(struct th_node *n)
-{
-	CHECK_EQ_U64(th_node_fini(n), 0);
-	free(n);
-}
-
 static void test_rto_backoff(void)
 {
-	struct th_node *n = node();
+	struct th_node *n = th_node_new();
 	struct th_app app = {0};
 	struct th_peer p;
 	struct tcp_conn *c = th_accept(n, &p, &app, 6200, 1, 1460, -1, false);
@@ -69,12 +54,12 @@ static void test_rto_backoff(void)
 	CHECK_EQ_U64(app.reason, TCP_CLOSE_TIMEOUT);
 	CHECK_EQ_U64(th_stat(n, "timeouts"), 1);
 	CHECK_EQ_U64(tcp_stack_conn_count(n->tcp), 0);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_rto_recovers(void)
 {
-	struct th_node *n = node();
+	struct th_node *n = th_node_new();
 	struct th_app app = {0};
 	struct th_peer p;
 	struct tcp_conn *c = th_accept(n, &p, &app, 6201, 1, 1460, -1, false);
@@ -104,12 +89,12 @@ static void test_rto_recovers(void)
 	CHECK_EQ_U64(ci.snd_nxt, p.ack);
 	th_advance(n, 5000);
 	CHECK_EQ_U64(th_pending(n), 0);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_newreno(void)
 {
-	struct th_node *n = node();
+	struct th_node *n = th_node_new();
 	struct th_app app = {0};
 	struct th_peer p;
 	struct tcp_conn *c = th_accept(n, &p, &app, 6202, 1, 1460, -1, false);
@@ -165,7 +150,7 @@ static void test_newreno(void)
 	tcp_conn_get_info(c, &ci);
 	CHECK_EQ_U64(ci.cwnd, 2 * 1460 + 1460);
 	CHECK_EQ_U64(ci.ssthresh, 7300);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 /* Two stacks, 4 MiB each way, 5% loss both ways. */
@@ -207,11 +192,9 @@ static void bulk_lossy(size_t ta, size_t tb)
 	cfg.rto_min_ms = 20;
 	cfg.max_retries = 30;
 	struct bulk_side a = {0}, b = {0};
-	a.n = calloc(1, sizeof *a.n);
-	b.n = calloc(1, sizeof *b.n);
-	th_node_init(a.n, 1, &cfg);
+	a.n = th_node_new_cfg(1, &cfg);
 	cfg.secret[0] ^= 0x55;
-	th_node_init(b.n, 2, &cfg);
+	b.n = th_node_new_cfg(2, &cfg);
 	a.app.auto_consume = b.app.auto_consume = true;
 	CHECK(tcp_listen(b.n->tcp, 80, &th_callbacks, &b.app) == 0);
 	a.c = tcp_connect(a.n->tcp, TH_PEER, 80, &th_callbacks, &a.app);
@@ -282,8 +265,8 @@ static void bulk_lossy(size_t ta, size_t tb)
 	CHECK_EQ_U64(tcp_stack_conn_count(b.n->tcp), 0);
 	free(a.app.rx);
 	free(b.app.rx);
-	done(a.n);
-	done(b.n);
+	CHECK_EQ_U64(th_node_free(a.n), 0);
+	CHECK_EQ_U64(th_node_free(b.n), 0);
 }
 
 int main(void)

@@ -1,8 +1,6 @@
 /* TCP under hostile input: checksum, header and flag checks, RFC 5961
  * RST and SYN handling with rate-limited challenge ACKs, ACKs out of
  * range, SYN cookies, aborts from inside callbacks. */
-#include <stdlib.h>
-
 #include "check.h"
 #include "tcp_harness.h"
 
@@ -11,15 +9,7 @@ static struct th_node *node_backlog(uint32_t backlog)
 	struct tcp_config cfg;
 	th_default_cfg(&cfg);
 	cfg.syn_backlog = backlog;
-	struct th_node *n = calloc(1, sizeof *n);
-	th_node_init(n, 1, &cfg);
-	return n;
-}
-
-static void done(struct th_node *n)
-{
-	CHECK_EQ_U64(th_node_fini(n), 0);
-	free(n);
+	return th_node_new_cfg(1, &cfg);
 }
 
 static void test_header_checks(void)
@@ -53,7 +43,7 @@ static void test_header_checks(void)
 	in.optlen = 8;
 	th_inject(n, &in);
 	CHECK_EQ_U64(tcp_recv_avail(c), 3);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_rst_rules(void)
@@ -108,7 +98,7 @@ static void test_rst_rules(void)
 	CHECK_EQ_U64(app.reason, TCP_CLOSE_RESET);
 	CHECK_EQ_U64(tcp_stack_conn_count(n->tcp), 0);
 	CHECK_EQ_U64(th_stat(n, "resets_in"), 1);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_abort_in_callback(void)
@@ -134,7 +124,7 @@ static void test_abort_in_callback(void)
 	CHECK(th_pop(n, &s));
 	CHECK_EQ_U64(s.flags, TH_ACK | TH_FIN);
 	CHECK_EQ_U64(s.ack, p.seq);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_cookies(void)
@@ -195,7 +185,7 @@ static void test_cookies(void)
 	CHECK_EQ_U64(th_stat(n, "syn_cookies_bad"), 2);
 	CHECK_EQ_U64(app.accepted, 1);
 	th_drain(n);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 static void test_pool_full(void)
@@ -203,8 +193,7 @@ static void test_pool_full(void)
 	struct tcp_config cfg;
 	th_default_cfg(&cfg);
 	cfg.max_conns = 2;
-	struct th_node *n = calloc(1, sizeof *n);
-	th_node_init(n, 1, &cfg);
+	struct th_node *n = th_node_new_cfg(1, &cfg);
 	struct th_app app = {0};
 	tcp_listen(n->tcp, 80, &th_callbacks, &app);
 	struct th_seg s;
@@ -217,7 +206,7 @@ static void test_pool_full(void)
 	CHECK_EQ_U64(th_stat(n, "syn_cookies_sent"), 1);
 	struct th_app a2 = {0};
 	CHECK(tcp_connect(n->tcp, TH_PEER, 80, &th_callbacks, &a2) == NULL);
-	done(n);
+	CHECK_EQ_U64(th_node_free(n), 0);
 }
 
 int main(void)
