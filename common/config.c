@@ -52,12 +52,13 @@ enum section_id {
 	S_RUN,
 	S_TCP,
 	S_TEST,
+	S_HOST,
 	S_COUNT
 };
 
 static const char *const section_names[S_COUNT] = {
 	"node", "eal", "dataplane", "lcores", "idle",
-	"mempool", "storage", "fault", "run", "tcp", "test",
+	"mempool", "storage", "fault", "run", "tcp", "test", "host",
 };
 
 enum key_id {
@@ -114,6 +115,18 @@ enum key_id {
 	K_TEST_ECHO_PORT,
 	K_TEST_CONNECT,
 	K_TEST_CONNECT_COUNT,
+	K_FLOW_ISOLATE,
+	K_HOST_ISOLCPUS,
+	K_HOST_NOHZ_FULL,
+	K_HOST_IRQ_CPUS,
+	K_HOST_HUGEPAGE_SIZE,
+	K_HOST_HUGEPAGES,
+	K_HOST_NUMA_NODE,
+	K_HOST_GOVERNOR,
+	K_HOST_THP,
+	K_HOST_IOMMU,
+	K_HOST_NIC,
+	K_HOST_NIC_DRIVER,
 	K_COUNT
 };
 
@@ -195,6 +208,18 @@ static const struct key_desc keys[K_COUNT] = {
 	[K_TEST_ECHO_PORT] = UINT(S_TEST, "echo_port", test_echo_port, 0, 65535),
 	[K_TEST_CONNECT] = OTHER(S_TEST, "connect", false),
 	[K_TEST_CONNECT_COUNT] = UINT(S_TEST, "connect_count", test_connect_count, 0, 65535),
+	[K_FLOW_ISOLATE] = OTHER(S_DATAPLANE, "flow_isolate", false),
+	[K_HOST_ISOLCPUS] = OTHER(S_HOST, "isolcpus", false),
+	[K_HOST_NOHZ_FULL] = OTHER(S_HOST, "nohz_full", false),
+	[K_HOST_IRQ_CPUS] = OTHER(S_HOST, "irq_cpus", false),
+	[K_HOST_HUGEPAGE_SIZE] = OTHER(S_HOST, "hugepage_size", false),
+	[K_HOST_HUGEPAGES] = UINT(S_HOST, "hugepages", host_hugepages, 0, 1048576),
+	[K_HOST_NUMA_NODE] = OTHER(S_HOST, "numa_node", false),
+	[K_HOST_GOVERNOR] = OTHER(S_HOST, "governor", false),
+	[K_HOST_THP] = OTHER(S_HOST, "thp", false),
+	[K_HOST_IOMMU] = OTHER(S_HOST, "iommu", false),
+	[K_HOST_NIC] = OTHER(S_HOST, "nic", false),
+	[K_HOST_NIC_DRIVER] = OTHER(S_HOST, "nic_driver", false),
 };
 
 /* Everything one parse needs; handed to inih as both the reader's stream
@@ -663,6 +688,66 @@ static int set_rate(struct parse_state *st, enum key_id k, const char *v,
 	return 0;
 }
 
+/* "true"/"false" and the usual synonyms. */
+static int set_bool(struct parse_state *st, enum key_id k, const char *v,
+                    bool *dst)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+	for (unsigned i = 0; i < 4; i++) {
+		if (strcmp(v, yes[i]) == 0) {
+			*dst = true;
+			return 0;
+		}
+		if (strcmp(v, no[i]) == 0) {
+			*dst = false;
+			return 0;
+		}
+	}
+	return fail_value(st, k, "%s is not true or false", Q(v));
+}
+
+/* A Linux CPU list as isolcpus= takes it: "2-7,10,12-13". */
+static int set_cpu_list(struct parse_state *st, enum key_id k, const char *v,
+                        char *dst, size_t cap)
+{
+	const char *p = v;
+	while (*p) {
+		const char *a = p;
+		while (is_digit(*p))
+			p++;
+		if (p == a)
+			goto bad;
+		if (*p == '-') {
+			const char *b = ++p;
+			while (is_digit(*p))
+				p++;
+			if (p == b)
+				goto bad;
+		}
+		if (*p == ',' && p[1] != '\0')
+			p++;
+		else if (*p != '\0')
+			goto bad;
+	}
+	return set_string(st, k, dst, cap, v, true);
+bad:
+	return fail_value(st, k, "%s is not a CPU list (such as 2-7,10)", Q(v));
+}
+
+/* One of a fixed set of words. */
+static int set_word(struct parse_state *st, enum key_id k, const char *v,
+                    char *dst, size_t cap, const char *const *words,
+                    const char *list)
+{
+	if (*v == '\0')
+		return set_string(st, k, dst, cap, v, true);
+	for (; *words != NULL; words++)
+		if (strcmp(v, *words) == 0)
+			return set_string(st, k, dst, cap, v, true);
+	return fail_value(st, k, "%s is not one of %s", Q(v), list);
+}
+
 /* "A.B.C.D:P", or empty for none. */
 static int set_endpoint(struct parse_state *st, enum key_id k, const char *v,
                         uint32_t *ip_be, uint16_t *port)
@@ -758,6 +843,60 @@ static int set_value(struct parse_state *st, enum key_id k, const char *v)
 	case K_TEST_CONNECT:
 		return set_endpoint(st, k, v, &cfg->test_connect_ip_be,
 		                    &cfg->test_connect_port);
+	case K_FLOW_ISOLATE:
+		return set_bool(st, k, v, &cfg->flow_isolate);
+	case K_HOST_ISOLCPUS:
+		return set_cpu_list(st, k, v, cfg->host_isolcpus,
+		                    sizeof cfg->host_isolcpus);
+	case K_HOST_NOHZ_FULL:
+		return set_cpu_list(st, k, v, cfg->host_nohz_full,
+		                    sizeof cfg->host_nohz_full);
+	case K_HOST_IRQ_CPUS:
+		return set_cpu_list(st, k, v, cfg->host_irq_cpus,
+		                    sizeof cfg->host_irq_cpus);
+	case K_HOST_HUGEPAGE_SIZE: {
+		static const char *const sizes[] = {"2M", "1G", NULL};
+		return set_word(st, k, v, cfg->host_hugepage_size,
+		                sizeof cfg->host_hugepage_size, sizes, "2M, 1G");
+	}
+	case K_HOST_NUMA_NODE: {
+		if (*v == '\0' || strcmp(v, "any") == 0 || strcmp(v, "-1") == 0) {
+			cfg->host_numa_node = -1;
+			return 0;
+		}
+		if (parse_dec(v, strlen(v), &u) != NUM_OK || u > 63)
+			return fail_value(st, k, "%s is not a NUMA node 0..63 "
+			                  "(or any)", Q(v));
+		cfg->host_numa_node = (int32_t)u;
+		return 0;
+	}
+	case K_HOST_GOVERNOR: {
+		static const char *const govs[] = {"performance", "powersave",
+		                                   "schedutil", "ondemand",
+		                                   "conservative", "userspace",
+		                                   NULL};
+		return set_word(st, k, v, cfg->host_governor,
+		                sizeof cfg->host_governor, govs,
+		                "performance, powersave, schedutil, ondemand, "
+		                "conservative, userspace");
+	}
+	case K_HOST_THP: {
+		static const char *const thp[] = {"never", "madvise", "always",
+		                                  NULL};
+		return set_word(st, k, v, cfg->host_thp, sizeof cfg->host_thp,
+		                thp, "never, madvise, always");
+	}
+	case K_HOST_IOMMU: {
+		static const char *const io[] = {"on", "off", "pt", NULL};
+		return set_word(st, k, v, cfg->host_iommu, sizeof cfg->host_iommu,
+		                io, "on, off, pt");
+	}
+	case K_HOST_NIC:
+		return set_string(st, k, cfg->host_nic, sizeof cfg->host_nic, v,
+		                  true);
+	case K_HOST_NIC_DRIVER:
+		return set_string(st, k, cfg->host_nic_driver,
+		                  sizeof cfg->host_nic_driver, v, true);
 	case K_LOG_LEVEL:
 		if (loom_log_level_parse(v) < 0)
 			return fail_value(st, k, "%s is not error, warn, info or "
@@ -856,7 +995,7 @@ static char *line_reader(char *buf, int num, void *stream)
 			size_t n = (size_t)(close - s - 1);
 			fail_line(st, -1, NULL, "[%.*s%s]: unknown section (known: "
 			          "node, eal, dataplane, lcores, idle, mempool, "
-			          "storage, fault, run, tcp, test)",
+			          "storage, fault, run, tcp, test, host)",
 			          (int)(n > QUOTE_MAX ? QUOTE_MAX : n), s + 1,
 			          n > QUOTE_MAX ? "..." : "");
 			return NULL;
@@ -1133,6 +1272,7 @@ void loom_config_defaults(struct loom_config *cfg)
 	cfg->tcp_delack_ms = 40;
 	cfg->tcp_max_retries = 12;
 	cfg->tcp_syn_retries = 5;
+	cfg->host_numa_node = -1;
 	snprintf(cfg->log_level, sizeof cfg->log_level, "info");
 }
 

@@ -61,6 +61,11 @@ struct loom_config {
 	uint16_t arp_pending_max;/* arp_pending_max = 1..4096, default 64 */
 	uint16_t http_port;  /* http_port = 1..65535, default 9926 */
 	uint16_t repl_port;  /* repl_port = 1..65535, default 9933, != http_port */
+	bool flow_isolate;   /* flow_isolate = true|false, default false: rte_flow
+	                        isolated mode, so only traffic loomd claims with
+	                        flow rules reaches it and the kernel keeps the rest
+	                        (mlx5 bifurcated driver: management stays on the
+	                        kernel netdev) */
 
 	/* [lcores]: DPDK lcore ids (as given to EAL with -l/--lcores). Every
 	 * role is a distinct lcore; main must not appear in the other roles. */
@@ -126,6 +131,23 @@ struct loom_config {
 	uint16_t test_connect_port;
 	uint16_t test_connect_count;  /* connect_count = 0..65535, default 0;
 	                                 > 0 needs connect */
+
+	/* [host]: what the machine is assumed to provide (scripts/host-check.sh
+	 * compares it with the host; loomd itself only validates the syntax).
+	 * Strings; "" = no expectation. */
+	char host_isolcpus[64];   /* isolcpus = CPU list ("2-7,10"): kernel isolcpus */
+	char host_nohz_full[64];  /* nohz_full = CPU list */
+	char host_irq_cpus[64];   /* irq_cpus = CPU list the dataplane NIC's IRQs
+	                             belong on (housekeeping CPUs) */
+	char host_hugepage_size[8]; /* hugepage_size = 2M|1G */
+	uint32_t host_hugepages;  /* hugepages = 0..1048576 pages of that size */
+	int32_t host_numa_node;   /* numa_node = 0..63, -1 = any (default) */
+	char host_governor[32];   /* governor = performance|powersave|schedutil|... */
+	char host_thp[16];        /* thp = never|madvise|always */
+	char host_iommu[8];       /* iommu = on|off|pt */
+	char host_nic[32];        /* nic = PCI address (0000:3b:00.0) of the
+	                             dataplane NIC */
+	char host_nic_driver[32]; /* nic_driver = vfio-pci|mlx5_core|... */
 
 	/* [run] */
 	char stats_file[LOOM_PATH_MAX]; /* stats_file = path, "" = none (default);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <rte_ethdev.h>
+#include <rte_flow.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
@@ -16,6 +17,68 @@ static uint32_t mbufs_needed(const struct loom_config *cfg, uint16_t nq)
 	return (uint32_t)nq * ((uint32_t)cfg->rx_desc + cfg->tx_desc +
 	                       2u * cfg->burst + cfg->mbuf_cache) +
 	       cfg->arp_pending_max * nq + 64;
+}
+
+static const char *flow_reason(const struct rte_flow_error *e)
+{
+	return e->message != NULL ? e->message : rte_strerror(rte_errno);
+}
+
+/* In isolated mode nothing reaches loomd until it asks: ARP to queue 0
+ * (io lcore 0 answers and shares it), IPv4 to our address over every io
+ * queue. */
+static int port_claim_traffic(struct loom_port *p, const struct loom_config *cfg)
+{
+	struct rte_flow_error err;
+	const struct rte_flow_attr attr = {.ingress = 1};
+
+	struct rte_flow_item_eth arp_spec = {
+		.hdr.ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP)};
+	struct rte_flow_item_eth arp_mask = {.hdr.ether_type = RTE_BE16(0xffff)};
+	const struct rte_flow_item arp_pattern[] = {
+		{.type = RTE_FLOW_ITEM_TYPE_ETH, .spec = &arp_spec, .mask = &arp_mask},
+		{.type = RTE_FLOW_ITEM_TYPE_END},
+	};
+	struct rte_flow_action_queue q0 = {.index = 0};
+	const struct rte_flow_action to_q0[] = {
+		{.type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &q0},
+		{.type = RTE_FLOW_ACTION_TYPE_END},
+	};
+	if (rte_flow_create(p->port_id, &attr, arp_pattern, to_q0, &err) == NULL) {
+		LOG_ERR("port", "port %u: flow rule for ARP: %s", p->port_id,
+		        flow_reason(&err));
+		return -1;
+	}
+
+	struct rte_flow_item_ipv4 ip_spec = {.hdr.dst_addr = cfg->ip_be};
+	struct rte_flow_item_ipv4 ip_mask = {.hdr.dst_addr = RTE_BE32(0xffffffff)};
+	const struct rte_flow_item ip_pattern[] = {
+		{.type = RTE_FLOW_ITEM_TYPE_ETH},
+		{.type = RTE_FLOW_ITEM_TYPE_IPV4, .spec = &ip_spec, .mask = &ip_mask},
+		{.type = RTE_FLOW_ITEM_TYPE_END},
+	};
+	uint16_t queues[LOOM_MAX_IO_LCORES];
+	for (uint16_t i = 0; i < p->n_queues; i++)
+		queues[i] = i;
+	struct rte_flow_action_rss rss = {
+		.types = RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP,
+		.queue_num = p->n_queues,
+		.queue = queues,
+	};
+	const struct rte_flow_action to_io[] = {
+		p->n_queues > 1
+			? (struct rte_flow_action){.type = RTE_FLOW_ACTION_TYPE_RSS,
+			                           .conf = &rss}
+			: (struct rte_flow_action){.type = RTE_FLOW_ACTION_TYPE_QUEUE,
+			                           .conf = &q0},
+		{.type = RTE_FLOW_ACTION_TYPE_END},
+	};
+	if (rte_flow_create(p->port_id, &attr, ip_pattern, to_io, &err) == NULL) {
+		LOG_ERR("port", "port %u: flow rule for IPv4 to our address: %s",
+		        p->port_id, flow_reason(&err));
+		return -1;
+	}
+	return 0;
 }
 
 int port_open(struct loom_port *p, const struct loom_config *cfg,
@@ -92,6 +155,18 @@ int port_open(struct loom_port *p, const struct loom_config *cfg,
 	p->tx_offloads = info.tx_offload_capa & want_tx;
 	conf.txmode.offloads = p->tx_offloads;
 
+	if (cfg->flow_isolate) {
+		/* Must precede configure: mlx5 decides then whether the kernel
+		 * keeps the traffic loomd does not claim. */
+		struct rte_flow_error ferr;
+		if (rte_flow_isolate(p->port_id, 1, &ferr) != 0) {
+			LOG_ERR("port", "port %u (%s): [dataplane] flow_isolate: "
+			        "the device has no rte_flow isolated mode: %s",
+			        p->port_id, info.driver_name, flow_reason(&ferr));
+			goto fail;
+		}
+		p->isolated = true;
+	}
 	rc = rte_eth_dev_configure(p->port_id, n_queues, n_queues, &conf);
 	if (rc != 0) {
 		LOG_ERR("port", "port %u: configure %u queues: %s", p->port_id,
@@ -129,6 +204,8 @@ int port_open(struct loom_port *p, const struct loom_config *cfg,
 		goto fail;
 	}
 	p->started = true;
+	if (p->isolated && port_claim_traffic(p, cfg) != 0)
+		goto fail;
 	/* Frames for other MACs are dropped by the stack anyway; promiscuous
 	 * mode is not needed and stays off. */
 	rte_eth_macaddr_get(p->port_id, &p->mac);
@@ -145,6 +222,11 @@ fail:
 
 void port_close(struct loom_port *p)
 {
+	if (p->isolated) {
+		struct rte_flow_error ferr;
+		rte_flow_flush(p->port_id, &ferr);
+		p->isolated = false;
+	}
 	if (p->started) {
 		int rc = rte_eth_dev_stop(p->port_id);
 		if (rc != 0)

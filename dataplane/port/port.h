@@ -25,6 +25,7 @@ struct loom_port {
 	struct rte_ether_addr mac;
 	bool started;
 	bool rss;              /* the device spreads flows with RSS */
+	bool isolated;         /* rte_flow isolated mode: only our rules deliver */
 	uint64_t tx_offloads;  /* enabled TX offloads (checksums), for later use */
 	char driver[32];
 };

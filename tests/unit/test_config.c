@@ -813,6 +813,53 @@ static void test_tcp_and_test_sections(void)
 	           "t.ini:11: [test] connect:", "not a unicast");
 }
 
+/* [host] expectations and [dataplane] flow_isolate. */
+static void test_host_section(void)
+{
+	struct loom_config c;
+	CHECK(parse(MIN_CONFIG, &c) == 0);
+	CHECK(!c.flow_isolate);
+	CHECK_EQ_U64(c.host_numa_node, (uint64_t)(int64_t)-1);
+	CHECK(c.host_isolcpus[0] == '\0');
+	CHECK(parse(MIN_CONFIG "flow_isolate = yes\n[host]\nisolcpus = 2-7,10\n"
+	            "nohz_full = 2-7\nirq_cpus = 0-1\nhugepage_size = 1G\n"
+	            "hugepages = 8\nnuma_node = 1\ngovernor = performance\n"
+	            "thp = madvise\niommu = pt\nnic = 0000:3b:00.0\n"
+	            "nic_driver = vfio-pci\n", &c) == -1);
+	/* flow_isolate belongs to [dataplane], not [lcores]. */
+	CHECK_STR_CONTAINS(err, "[lcores] flow_isolate: unknown key");
+	CHECK(parse(MIN_CONFIG "[dataplane]\nflow_isolate = yes\n[host]\n"
+	            "isolcpus = 2-7,10\nnohz_full = 2-7\nirq_cpus = 0-1\n"
+	            "hugepage_size = 1G\nhugepages = 8\nnuma_node = 1\n"
+	            "governor = performance\nthp = madvise\niommu = pt\n"
+	            "nic = 0000:3b:00.0\nnic_driver = vfio-pci\n", &c) == 0);
+	CHECK(c.flow_isolate);
+	CHECK(strcmp(c.host_isolcpus, "2-7,10") == 0);
+	CHECK(strcmp(c.host_nohz_full, "2-7") == 0);
+	CHECK(strcmp(c.host_irq_cpus, "0-1") == 0);
+	CHECK(strcmp(c.host_hugepage_size, "1G") == 0);
+	CHECK_EQ_U64(c.host_hugepages, 8);
+	CHECK_EQ_U64(c.host_numa_node, 1);
+	CHECK(strcmp(c.host_governor, "performance") == 0);
+	CHECK(strcmp(c.host_thp, "madvise") == 0);
+	CHECK(strcmp(c.host_iommu, "pt") == 0);
+	CHECK(strcmp(c.host_nic, "0000:3b:00.0") == 0);
+	CHECK(strcmp(c.host_nic_driver, "vfio-pci") == 0);
+
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\nflow_isolate = maybe\n",
+	           "t.ini:11: [dataplane] flow_isolate:", "not true or false");
+	EXPECT_ERR(MIN_CONFIG "[host]\nisolcpus = 2-\n", "t.ini:11: [host] isolcpus:",
+	           "not a CPU list");
+	EXPECT_ERR(MIN_CONFIG "[host]\nisolcpus = 1,,2\n", "t.ini:11: [host] isolcpus:",
+	           "not a CPU list");
+	EXPECT_ERR(MIN_CONFIG "[host]\nhugepage_size = 4M\n",
+	           "t.ini:11: [host] hugepage_size:", "not one of 2M, 1G");
+	EXPECT_ERR(MIN_CONFIG "[host]\nthp = sometimes\n", "t.ini:11: [host] thp:",
+	           "not one of never, madvise, always");
+	EXPECT_ERR(MIN_CONFIG "[host]\nnuma_node = 64\n", "t.ini:11: [host] numa_node:",
+	           "not a NUMA node");
+}
+
 int main(void)
 {
 	test_veth_profile();
@@ -825,5 +872,6 @@ int main(void)
 	test_load_errors();
 	test_all_profiles();
 	test_tcp_and_test_sections();
+	test_host_section();
 	CHECK_DONE();
 }
