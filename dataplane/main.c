@@ -26,6 +26,7 @@
 #include "dataplane/lcore.h"
 #include "dataplane/loomd.h"
 #include "dataplane/stats_file.h"
+#include "dataplane/telemetry.h"
 
 #define LOOMD_VERSION "0.1.0"
 
@@ -219,11 +220,13 @@ static int run(const char *path, char **extra, int n_extra)
 	LOG_INFO("loomd", "node %u (%s) up: %u io lcore(s), idle sleep max "
 	         "%u us", cfg.node_id, cfg.node_name, app.n_io,
 	         cfg.idle_sleep_max_us);
+	telemetry_register(&app);
 	if (launch_lcores(&app) == 0)
 		status = 0;
 	if (status == 0)
 		main_lcore_loop(&app);
 
+	telemetry_unregister();
 	atomic_store(&app.stop, true);
 	rte_eal_mp_wait_lcore();
 	if (cfg.stats_file[0] != '\0')

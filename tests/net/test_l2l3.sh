@@ -4,6 +4,7 @@
 #  - 10,000 malformed frames from a packet socket land in the right drop
 #    counters, and loomd keeps answering
 #  - idle, with back-off on, the whole process uses under 10% of one core
+#  - DPDK telemetry (/loom/stats, /loom/peers) reports the same counters
 #  - SIGTERM ends it cleanly (exit 0, "clean shutdown")
 #  - devnet down leaves no namespace of ours and the root namespace's
 #    interfaces exactly as they were
@@ -38,6 +39,16 @@ loomd_alive || fail "loomd died under malformed frames"
 out=$(in_client ping -n -c 5 -i 0.2 -W 5 "$NODE_IP" 2>&1) || true
 grep -q " 5 received" <<<"$out" || { echo "$out"; fail "no ping replies after the malformed frames"; }
 echo "still answering after the malformed frames"
+
+# DPDK telemetry: /loom/stats carries the same counters as the stats file.
+tele() { echo "$1" | dpdk-telemetry.py -f "loom-$TAG-n1" 2>/dev/null | tail -n 1; }
+tstats=$(tele /loom/stats)
+jq -e '."/loom/stats" | .node == "n1" and .net_icmp_tx_echo_reply >= 25
+  and .net_drops >= 10000 and .net_ip_drop_csum > 0 and (.tcp_conns | type) == "number"' \
+  <<<"$tstats" >/dev/null || { echo "$tstats" | head -c 600; fail "telemetry /loom/stats is wrong"; }
+jq -e '."/loom/peers".node_id == 1' <<<"$(tele /loom/peers)" >/dev/null \
+  || fail "telemetry /loom/peers did not answer"
+echo "telemetry: /loom/stats and /loom/peers answer with the counters"
 
 # Idle CPU: utime+stime of the whole process over 5 s, after a short settle.
 sleep 1

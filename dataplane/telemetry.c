@@ -1,0 +1,126 @@
+#include "dataplane/telemetry.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_telemetry.h>
+
+#include "common/log.h"
+#include "dataplane/lcore.h"
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* The one piece of process state the telemetry thread needs; set once
+ * before it can be read, cleared before the app is torn down. */
+static _Atomic(const struct loomd *) telemetry_app;
+
+struct dict_prefix {
+	struct rte_tel_data *d;
+	const char *prefix;
+};
+
+static void add_prefixed(void *arg, const char *name, uint64_t value)
+{
+	struct dict_prefix *dp = arg;
+	char key[RTE_TEL_MAX_STRING_LEN];
+	snprintf(key, sizeof key, "%s_%s", dp->prefix, name);
+	rte_tel_data_add_dict_u64(dp->d, key, value);
+}
+
+/* Sum structs made only of uint64_t counters, loading each relaxed. */
+static void sum_counters(uint64_t *dst, const void *src, size_t bytes)
+{
+	const uint64_t *s = src;
+	for (size_t i = 0; i < bytes / sizeof(uint64_t); i++)
+		dst[i] += LOAD(s[i]);
+}
+
+static int cmd_stats(const char *cmd, const char *params,
+                     struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	const struct loomd *app = atomic_load(&telemetry_app);
+	if (app == NULL)
+		return -1;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "node", app->cfg->node_name);
+	rte_tel_data_add_dict_u64(d, "node_id", app->cfg->node_id);
+	rte_tel_data_add_dict_u64(d, "uptime_ms",
+	                          (rte_get_tsc_cycles() - app->start_tsc) *
+	                                  1000u / app->tsc_hz);
+
+	struct rte_eth_stats es;
+	memset(&es, 0, sizeof es);
+	rte_eth_stats_get(app->port.port_id, &es);
+	rte_tel_data_add_dict_u64(d, "port_ipackets", es.ipackets);
+	rte_tel_data_add_dict_u64(d, "port_opackets", es.opackets);
+	rte_tel_data_add_dict_u64(d, "port_imissed", es.imissed);
+	rte_tel_data_add_dict_u64(d, "port_ierrors", es.ierrors);
+	rte_tel_data_add_dict_u64(d, "port_oerrors", es.oerrors);
+	rte_tel_data_add_dict_u64(d, "port_rx_nombuf", es.rx_nombuf);
+
+	struct lcore_counters lc;
+	struct net_stats ns;
+	struct tcp_stats ts;
+	memset(&lc, 0, sizeof lc);
+	memset(&ns, 0, sizeof ns);
+	memset(&ts, 0, sizeof ts);
+	uint64_t conns = 0;
+	for (uint16_t i = 0; i < app->n_io; i++) {
+		const struct io_lcore *io = app->io[i];
+		sum_counters((uint64_t *)&lc, &io->c, sizeof lc);
+		sum_counters((uint64_t *)&ns, &io->net.stats, sizeof ns);
+		sum_counters((uint64_t *)&ts, tcp_stack_stats(io->tcp), sizeof ts);
+		conns += tcp_stack_conn_count(io->tcp);
+	}
+	rte_tel_data_add_dict_u64(d, "io_lcores", app->n_io);
+	rte_tel_data_add_dict_u64(d, "io_rx_pkts", lc.rx_pkts);
+	rte_tel_data_add_dict_u64(d, "io_tx_pkts", lc.tx_pkts);
+	rte_tel_data_add_dict_u64(d, "io_tx_drop_full", lc.tx_drop_full);
+	rte_tel_data_add_dict_u64(d, "io_no_mbuf", lc.no_mbuf);
+	rte_tel_data_add_dict_u64(d, "io_idle_sleeps", lc.idle_sleeps);
+	rte_tel_data_add_dict_u64(d, "io_tcp_steer_tx", lc.tcp_steer_tx);
+	rte_tel_data_add_dict_u64(d, "net_drops", net_stats_drops(&ns));
+	struct dict_prefix net = {d, "net"}, tcp = {d, "tcp"};
+	net_stats_foreach(&ns, add_prefixed, &net);
+	rte_tel_data_add_dict_u64(d, "tcp_conns", conns);
+	tcp_stats_foreach(&ts, add_prefixed, &tcp);
+	return 0;
+}
+
+static int cmd_peers(const char *cmd, const char *params,
+                     struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	const struct loomd *app = atomic_load(&telemetry_app);
+	if (app == NULL)
+		return -1;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "node_id", app->cfg->node_id);
+	rte_tel_data_add_dict_u64(d, "peers", 0);
+	return 0;
+}
+
+int telemetry_register(const struct loomd *app)
+{
+	atomic_store(&telemetry_app, app);
+	/* Registering twice (a second loomd in one process) is refused by
+	 * DPDK; the first registration serves. */
+	int rc = rte_telemetry_register_cmd(
+		"/loom/stats", cmd_stats,
+		"loomd counters: port, io lcores, L2/L3 stack, TCP. No parameters");
+	if (rc == 0)
+		rc = rte_telemetry_register_cmd(
+			"/loom/peers", cmd_peers,
+			"loomd replication peers and links. No parameters");
+	if (rc != 0)
+		LOG_WARN("telemetry", "registering /loom commands: %d", rc);
+	return rc;
+}
+
+void telemetry_unregister(void) { atomic_store(&telemetry_app, NULL); }
