@@ -4,6 +4,9 @@
 #   hugepages.sh [--dry-run] reserve N [--size 2M|1G] [--node K]
 #   hugepages.sh status
 #   hugepages.sh [--dry-run] release [--size 2M|1G] [--node K]
+#   hugepages.sh [--dry-run] persist N [--size 2M|1G] [--node K] [--apply-grub]
+#   hugepages.sh persist --verify
+#   hugepages.sh [--dry-run] boot
 #
 # Exit status: 0 success, 1 operation failed (write refused, kernel granted
 # fewer pages than asked, mount failed, not root), 2 bad request (usage error,
@@ -13,7 +16,9 @@
 #   LOOM_SYSROOT  Root prefix for every path read or written under /sys and
 #                 /proc (default empty = the real ones). When set, the script
 #                 works on that fake tree: it never mounts anything (it says
-#                 so instead) and does not require root.
+#                 so instead) and does not require root. It also prefixes
+#                 the /etc files persist, boot and persist --verify use
+#                 (etc/sysctl.d, etc/loom/hugepages.conf, etc/default/grub).
 #   LOOM_HUGEPAGES_GRANT_LIMIT
 #                 Test-only, honoured only together with LOOM_SYSROOT (refused
 #                 otherwise). A fake tree is plain files, so it cannot refuse
@@ -34,6 +39,9 @@ Usage:
   $prog [--dry-run] reserve N [--size 2M|1G] [--node K]
   $prog status
   $prog [--dry-run] release [--size 2M|1G] [--node K]
+  $prog [--dry-run] persist N [--size 2M|1G] [--node K] [--apply-grub]
+  $prog persist --verify
+  $prog [--dry-run] boot
   $prog --help
 
 Commands:
@@ -47,19 +55,43 @@ Commands:
               the hugetlbfs mounts.
   release     Set the number of hugepages to 0 for the given size, or for
               every supported size when --size is not given. Unmounts nothing.
+  persist N   Make a reservation of N pages survive reboots (it does not
+              reserve now; run reserve for that):
+                2M, no --node: writes /etc/sysctl.d/60-loom-hugepages.conf
+                  (vm.nr_hugepages = N).
+                2M or 1G with --node K: writes (or updates in place) the line
+                  "SIZE K N" of /etc/loom/hugepages.conf, which
+                  loom-hugepages.service (installed by scripts/install.sh)
+                  reserves at boot by running '$prog boot'.
+                1G, no --node: prints the kernel command line to add
+                  (default_hugepagesz=1G hugepagesz=1G hugepages=N); 1G pages
+                  are only reliably available when reserved at boot. Names
+                  the GRUB_CMDLINE_LINUX line of /etc/default/grub to edit;
+                  with --apply-grub edits it (idempotently) itself.
+  persist --verify
+              Compare what is persisted (sysctl drop-in, hugepages.conf,
+              GRUB_CMDLINE_LINUX) with what is reserved now and with
+              /proc/cmdline. Prints OK/MISMATCH lines; exit 1 on any
+              mismatch or when nothing is persisted.
+  boot        Reserve every "SIZE NODE COUNT" line of /etc/loom/hugepages.conf
+              (NODE "-" = system-wide). What loom-hugepages.service runs.
+              Without that file: says so and exits 0.
 
 Options:
   --size S    2M or 1G (default 2M for reserve; all sizes for release)
   --node K    Operate on NUMA node K's pool instead of the system-wide one
   --dry-run   Print every write and mount it would make; change nothing
+  --apply-grub  (persist, 1G) edit GRUB_CMDLINE_LINUX in /etc/default/grub
+  --verify    (persist) check instead of write
   -h, --help  Show this help
 
 Refuses (exit 2): N that is not a non-negative integer, unknown sizes, nodes
 that do not exist, sizes this kernel does not support, and N * size above 90%
-of MemTotal. Exits 1 when the kernel grants fewer pages than asked.
+of MemTotal, or with --node above 90% of that node's MemTotal. Exits 1 when
+the kernel grants fewer pages than asked.
 
-Environment: LOOM_SYSROOT (prefix for /sys and /proc, for tests; disables
-mounting), LOOM_HUGEPAGES_GRANT_LIMIT (test-only, see the script header).
+Environment: LOOM_SYSROOT (prefix for /sys, /proc and the /etc files above,
+for tests; disables mounting), LOOM_HUGEPAGES_GRANT_LIMIT (test-only, see the script header).
 EOF
 }
 
@@ -70,34 +102,38 @@ info() { echo "$prog: $*"; }
 
 # --- argument parsing --------------------------------------------------------
 
-dry_run=0 cmd="" count="" size="" node=""
+dry_run=0 cmd="" count="" size="" node="" apply_grub=0 verify=0
 while (($#)); do
   case $1 in
     -h|--help) usage; exit 0 ;;
     --dry-run|-n) dry_run=1 ;;
+    --apply-grub) apply_grub=1 ;;
+    --verify) verify=1 ;;
     --size|--node)
       (($# >= 2)) || usage_error "$1 needs a value"
       if [[ $1 == --size ]]; then size=$2; else node=$2; fi
       shift ;;
     --size=*) size=${1#*=} ;;
     --node=*) node=${1#*=} ;;
-    reserve|status|release)
+    reserve|status|release|persist|boot)
       [[ -z $cmd ]] || usage_error "only one command allowed, got '$cmd' and '$1'"
       cmd=$1 ;;
     -[0-9]*|[0-9]*|'')
       # A count (including malformed ones such as -1): validated below.
-      [[ $cmd == reserve && -z $count ]] || usage_error "unexpected argument '$1'"
+      [[ ($cmd == reserve || $cmd == persist) && -z $count ]] || usage_error "unexpected argument '$1'"
       count=$1 ;;
     -*) usage_error "unknown option '$1'" ;;
     *)
       if [[ -z $cmd ]]; then usage_error "unknown command '$1'"; fi
-      if [[ $cmd == reserve && -z $count ]]; then count=$1
+      if [[ ($cmd == reserve || $cmd == persist) && -z $count ]]; then count=$1
       else usage_error "unexpected argument '$1'"; fi ;;
   esac
   shift
 done
 
-[[ -n $cmd ]] || usage_error "missing command (reserve, status or release)"
+[[ -n $cmd ]] || usage_error "missing command (reserve, status, release, persist or boot)"
+((!apply_grub)) || [[ $cmd == persist ]] || usage_error "--apply-grub only applies to persist"
+((!verify)) || [[ $cmd == persist ]] || usage_error "--verify only applies to persist"
 
 if [[ -n $grant_limit ]]; then
   [[ -n $sysroot ]] || refuse "LOOM_HUGEPAGES_GRANT_LIMIT is test-only and needs LOOM_SYSROOT (a fake tree)"
@@ -110,6 +146,10 @@ hp_dir="$sysroot/sys/kernel/mm/hugepages"
 node_root="$sysroot/sys/devices/system/node"
 meminfo="$sysroot/proc/meminfo"
 mounts="$sysroot/proc/mounts"
+cmdline_file="$sysroot/proc/cmdline"
+sysctl_dropin="$sysroot/etc/sysctl.d/60-loom-hugepages.conf"
+loom_conf="$sysroot/etc/loom/hugepages.conf"
+grub_file="$sysroot/etc/default/grub"
 
 # size_to_kb S: print the page size in kB for a user-given size, or fail.
 size_to_kb() {
@@ -276,6 +316,79 @@ supported_sizes() {
   done | sort -n
 }
 
+# node_meminfo_kb FIELD: FIELD (MemTotal, MemFree) of node $node in kB, or
+# nothing when the node has no meminfo.
+node_meminfo_kb() {
+  local f=$node_root/node$node/meminfo
+  [[ -r $f ]] || return 0
+  awk -v k="$1:" '$3 == k {print $4; exit}' "$f"
+}
+
+# check_node_memory KB: with --node, the node itself must hold the pages: a
+# reservation that fits the machine may not fit one node.
+check_node_memory() {
+  local kb=$1 total free cur need
+  total=$(node_meminfo_kb MemTotal)
+  [[ $total =~ ^[0-9]+$ ]] || return 0
+  need=$((count * kb))
+  if ((need * 10 > total * 9)); then
+    refuse "node $node lacks the memory: $count x $(kb_to_name "$kb") pages = $((need / 1024)) MiB is more than 90% of node $node's MemTotal ($((total / 1024)) MiB); reserve less or spread the pages across nodes"
+  fi
+  free=$(node_meminfo_kb MemFree)
+  [[ $free =~ ^[0-9]+$ ]] || return 0
+  cur=$(read_opt "$(pool_dir "$kb" "$node")/nr_hugepages")
+  [[ $cur == "?" ]] && cur=0
+  if ((need > free + cur * kb)); then
+    info "warning: node $node has only $((free / 1024)) MiB free (plus $((cur * kb / 1024)) MiB already reserved) for $((need / 1024)) MiB of pages; the kernel may grant fewer"
+  fi
+}
+
+# write_file FILE CONTENT: replace FILE with CONTENT (a trailing newline is
+# added), creating its directory; with --dry-run, print it instead. FILE is
+# always one of the /etc paths above, i.e. under $sysroot when it is set.
+write_file() {
+  local file=$1 content=$2 dir
+  if ((dry_run)); then
+    echo "would write $file:"
+    printf '%s\n' "$content" | sed 's/^/    /'
+    return 0
+  fi
+  need_root
+  dir=$(dirname "$file")
+  mkdir -p "$dir" || die "cannot create $dir"
+  { printf '%s\n' "$content" >"$file.tmp.$$" && mv -f "$file.tmp.$$" "$file"; } 2>/dev/null \
+    || { rm -f "$file.tmp.$$"; die "writing $file failed (not root?)"; }
+}
+
+# conf_lines: the "SIZE NODE COUNT" lines of hugepages.conf, comments and
+# blank lines stripped.
+conf_lines() {
+  [[ -r $loom_conf ]] || return 0
+  awk '{sub(/#.*/, "")} NF {print $1, $2, $3}' "$loom_conf"
+}
+
+# cmdline_value CMDLINE KEY: the value of the last KEY=value token.
+cmdline_value() {
+  local tok v=""
+  local -a toks
+  read -r -a toks <<<"$1"
+  for tok in "${toks[@]}"; do
+    [[ $tok == "$2="* ]] && v=${tok#*=}
+  done
+  echo "$v"
+}
+
+# hp_cmdline N: the kernel parameters that reserve N 1G pages at boot.
+hp_cmdline() {
+  echo "default_hugepagesz=1G hugepagesz=1G hugepages=$1"
+}
+
+# grub_cmdline: the value of GRUB_CMDLINE_LINUX in the grub defaults file.
+grub_cmdline() {
+  [[ -r $grub_file ]] || return 0
+  sed -n 's/^GRUB_CMDLINE_LINUX=["'\'']\{0,1\}\([^"'\'']*\)["'\'']\{0,1\}$/\1/p' "$grub_file" | tail -n 1
+}
+
 # --- commands ----------------------------------------------------------------
 
 cmd_reserve() {
@@ -295,6 +408,7 @@ cmd_reserve() {
   if ((count * kb * 10 > total_kb * 9)); then
     refuse "$count x $name pages = $((count * kb / 1024)) MiB is more than 90% of MemTotal ($((total_kb / 1024)) MiB)"
   fi
+  [[ -z $node ]] || check_node_memory "$kb"
   need_root
   file=$(pool_dir "$kb" "$node")/nr_hugepages
   cur=$(read_count "$file")
@@ -388,9 +502,176 @@ cmd_status() {
   echo "${line:-  (none)}"
 }
 
+cmd_persist_verify() {
+  [[ -z $count && -z $size && -z $node ]] || usage_error "persist --verify takes no other arguments"
+  ((!apply_grub)) || usage_error "--verify and --apply-grub do not go together"
+  local bad=0 any=0 want cur sz nd cnt kb cmdline="" grubline v f
+  [[ -r $cmdline_file ]] && cmdline=$(<"$cmdline_file")
+  if [[ -r $sysctl_dropin ]]; then
+    any=1
+    want=$(awk -F= '{gsub(/[[:space:]]/, "", $1); gsub(/[[:space:]]/, "", $2)} $1 == "vm.nr_hugepages" {v = $2} END {print v}' "$sysctl_dropin")
+    cur=$(read_opt "$(pool_dir 2048)/nr_hugepages")
+    if [[ $want == "$cur" ]]; then echo "OK: $sysctl_dropin: vm.nr_hugepages = $want, $cur 2M pages reserved now"
+    else echo "MISMATCH: $sysctl_dropin: vm.nr_hugepages = ${want:-?}, but $cur 2M pages reserved now"; bad=1; fi
+  fi
+  while read -r sz nd cnt; do
+    any=1
+    if ! kb=$(size_to_kb "$sz") || ! [[ $cnt =~ ^[0-9]+$ ]] || ! [[ $nd == - || $nd =~ ^[0-9]+$ ]]; then
+      echo "MISMATCH: $loom_conf: malformed line '$sz $nd $cnt' (want SIZE NODE COUNT)"; bad=1; continue
+    fi
+    [[ $nd == - ]] && nd=""
+    f=$(pool_dir "$kb" "$nd")/nr_hugepages
+    cur=$(read_opt "$f")
+    if [[ $cur == "$((10#$cnt))" ]]; then echo "OK: $loom_conf: $cnt $sz pages ($(scope_name "$nd")), $cur reserved now"
+    else echo "MISMATCH: $loom_conf: $cnt $sz pages ($(scope_name "$nd")), but $cur reserved now"; bad=1; fi
+  done < <(conf_lines)
+  grubline=$(grub_cmdline)
+  v=$(cmdline_value "$grubline" hugepages)
+  if [[ -n $v ]]; then
+    any=1
+    want=$(cmdline_value "$cmdline" hugepages)
+    if [[ $v == "$want" && $(cmdline_value "$grubline" hugepagesz) == "$(cmdline_value "$cmdline" hugepagesz)" ]]; then
+      echo "OK: $grub_file: hugepages=$v is on the running kernel's command line"
+    else
+      echo "MISMATCH: $grub_file: hugepages=$v, but the running kernel has hugepages=${want:-(none)} (run update-grub and reboot?)"; bad=1
+    fi
+  fi
+  v=$(cmdline_value "$cmdline" hugepages)
+  if [[ -n $v ]]; then
+    any=1
+    sz=$(cmdline_value "$cmdline" hugepagesz)
+    kb=$(size_to_kb "${sz:-2M}") || kb=2048
+    if [[ $v == *:* ]]; then
+      nd=${v%%:*} cnt=${v#*:}
+      f=$(pool_dir "$kb" "$nd")/nr_hugepages
+    else
+      nd="" cnt=$v
+      f=$(pool_dir "$kb")/nr_hugepages
+    fi
+    cur=$(read_opt "$f")
+    if [[ $cur == "$cnt" ]]; then echo "OK: $cmdline_file: hugepages=$v, $cur $(kb_to_name "$kb") pages reserved now ($(scope_name "$nd"))"
+    else echo "MISMATCH: $cmdline_file: hugepages=$v, but $cur $(kb_to_name "$kb") pages reserved now ($(scope_name "$nd"))"; bad=1; fi
+  fi
+  if ((!any)); then
+    echo "MISMATCH: nothing is persisted (no $sysctl_dropin, no $loom_conf, no hugepages= in $grub_file or $cmdline_file)"
+    bad=1
+  fi
+  return "$bad"
+}
+
+cmd_persist() {
+  if ((verify)); then cmd_persist_verify; return; fi
+  [[ -n $count ]] || usage_error "persist needs a page count, e.g. '$prog persist 1024'"
+  [[ $count =~ ^[0-9]+$ ]] || refuse "page count must be a non-negative integer, got '$count'"
+  ((${#count} <= 9)) || refuse "page count $count is implausibly large"
+  count=$((10#$count))
+  local kb name params line new grubline tok kept entry replaced=0
+  local -a words toks
+  kb=$(size_to_kb "${size:-2M}") || refuse "unknown page size '$size' (use 2M or 1G)"
+  name=$(kb_to_name "$kb")
+  [[ -z $node ]] || [[ $node =~ ^[0-9]+$ ]] || refuse "node must be a non-negative integer, got '$node'"
+  [[ -z $node ]] || node=$((10#$node))
+  if ((kb == 2048)) && [[ -z $node ]]; then
+    ((!apply_grub)) || usage_error "--apply-grub only applies to 1G pages"
+    write_file "$sysctl_dropin" "# Written by hugepages.sh persist: $count 2M hugepages at boot (systemd-sysctl).
+vm.nr_hugepages = $count"
+    ((dry_run)) || info "persisted: $count 2M pages system-wide via $sysctl_dropin (applied at boot by systemd-sysctl; 'sysctl --system' applies it now)"
+    return 0
+  fi
+  if [[ -n $node ]]; then
+    ((!apply_grub)) || usage_error "--apply-grub does not apply to per-node reservations (they go to $loom_conf)"
+    # Update this size+node's line where it stands (dropping any duplicate of
+    # it), keep every other line (comments too); append when it is new.
+    entry="$name $node $count"
+    new=""
+    if [[ -r $loom_conf ]]; then
+      while IFS= read -r line || [[ -n $line ]]; do
+        read -r -a words <<<"${line%%#*}"
+        if ((${#words[@]} >= 2)) && [[ $(size_to_kb "${words[0]}" 2>/dev/null || true) == "$kb" && ${words[1]} == "$node" ]]; then
+          ((replaced)) && continue
+          line=$entry replaced=1
+        fi
+        new+="$line"$'\n'
+      done <"$loom_conf"
+    else
+      new="# SIZE NODE COUNT: hugepages loom-hugepages.service reserves at boot"$'\n'
+      new+="# (hugepages.sh boot). NODE - = system-wide. Written by hugepages.sh persist."$'\n'
+    fi
+    ((replaced)) || new+="$entry"$'\n'
+    write_file "$loom_conf" "${new%$'\n'}"
+    if ((!dry_run)); then
+      info "persisted: $count $name pages on node $node in $loom_conf"
+      info "the reservation is done at boot by loom-hugepages.service (installed by scripts/install.sh), which runs 'hugepages.sh boot'"
+    fi
+    return 0
+  fi
+  # 1G system-wide: the kernel command line.
+  params=$(hp_cmdline "$count")
+  info "1G pages are reserved at boot from the kernel command line; add: $params"
+  if [[ ! -e $grub_file ]]; then
+    ((!apply_grub)) || die "no $grub_file to edit: add those parameters to your boot loader's kernel command line"
+    info "no $grub_file: add those parameters to your boot loader's kernel command line"
+    return 0
+  fi
+  grubline=$(grub_cmdline)
+  kept=""
+  read -r -a toks <<<"$grubline"
+  for tok in "${toks[@]}"; do
+    case $tok in default_hugepagesz=*|hugepagesz=*|hugepages=*) ;; *) kept+="${kept:+ }$tok" ;; esac
+  done
+  new="${kept:+$kept }$params"
+  if ((!apply_grub)); then
+    info "edit the line GRUB_CMDLINE_LINUX=\"$grubline\" in $grub_file to read:"
+    echo "    GRUB_CMDLINE_LINUX=\"$new\""
+    info "then run update-grub and reboot (or rerun with --apply-grub to edit it)"
+    return 0
+  fi
+  if [[ $new == "$grubline" ]] && grep -q '^GRUB_CMDLINE_LINUX=' "$grub_file"; then
+    info "$grub_file already has: $params"
+    return 0
+  fi
+  if grep -q '^GRUB_CMDLINE_LINUX=' "$grub_file"; then
+    line=$(LOOM_GRUB_NEW=$new awk '/^GRUB_CMDLINE_LINUX=/ {print "GRUB_CMDLINE_LINUX=\"" ENVIRON["LOOM_GRUB_NEW"] "\""; next} {print}' "$grub_file")
+  else
+    line=$(<"$grub_file")$'\n'"GRUB_CMDLINE_LINUX=\"$new\""
+  fi
+  write_file "$grub_file" "$line"
+  if ((!dry_run)); then
+    info "edited GRUB_CMDLINE_LINUX in $grub_file: \"$new\""
+    info "run update-grub and reboot"
+  fi
+}
+
+cmd_boot() {
+  [[ -z $count && -z $size && -z $node ]] || usage_error "boot takes no arguments (it reads $loom_conf)"
+  local sz nd cnt failed=0 n=0 self
+  local -a args
+  self=${BASH_SOURCE[0]}
+  if [[ ! -r $loom_conf ]]; then
+    info "no $loom_conf: nothing to reserve"
+    return 0
+  fi
+  while read -r sz nd cnt; do
+    n=$((n + 1))
+    args=()
+    if ((dry_run)); then args+=(--dry-run); fi
+    args+=(reserve "$cnt" --size "$sz")
+    [[ $nd == - ]] || args+=(--node "$nd")
+    info "boot: reserve $cnt $sz pages ($(if [[ $nd == - ]]; then echo system-wide; else echo "node $nd"; fi))"
+    # Same environment (LOOM_SYSROOT included), one reservation per run so a
+    # bad line does not stop the others.
+    "${BASH:-bash}" "$self" "${args[@]}" </dev/null \
+      || { failed=$((failed + 1)); echo "$prog: boot: line '$sz $nd $cnt' failed" >&2; }
+  done < <(conf_lines)
+  ((n)) || info "$loom_conf lists no reservations"
+  ((failed == 0)) || die "$failed of $n reservation(s) from $loom_conf failed"
+}
+
 case $cmd in
   reserve) cmd_reserve ;;
   release) cmd_release ;;
+  persist) cmd_persist ;;
+  boot) cmd_boot ;;
   status)
     ((!dry_run)) || usage_error "--dry-run does not apply to status"
     cmd_status ;;
