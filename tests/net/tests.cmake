@@ -31,3 +31,7 @@ add_test(NAME net_tcp_echo_io2 COMMAND ${CMAKE_SOURCE_DIR}/tests/net/test_tcp_ec
 set_tests_properties(net_tcp_echo_io2 PROPERTIES LABELS net SKIP_RETURN_CODE 77
   RUN_SERIAL TRUE TIMEOUT 600
   ENVIRONMENT "LOOM_BUILD_DIR=${CMAKE_BINARY_DIR};LOOM_SOURCE_DIR=${CMAKE_SOURCE_DIR};LOOM_NODE_FLAGS=--io 2;TCP_ECHO_CONNS=300;TCP_ECHO_BYTES=262144")
+
+# Real 2 MiB hugepages reserved and given back through scripts/hugepages.sh.
+loom_script_test(hugepages_real net tests/net/test_hugepages_real.sh)
+set_tests_properties(hugepages_real PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 120)
