@@ -38,17 +38,27 @@ static void sum_counters(uint64_t *dst, const void *src, size_t bytes)
 		dst[i] += LOAD(s[i]);
 }
 
+/* Every reply is a dict that starts with the node's identity; NULL while
+ * no app is registered (start-up, shutdown). */
+static const struct loomd *start_reply(struct rte_tel_data *d)
+{
+	const struct loomd *app = atomic_load(&telemetry_app);
+	if (app == NULL)
+		return NULL;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "node", app->cfg->node_name);
+	rte_tel_data_add_dict_u64(d, "node_id", app->cfg->node_id);
+	return app;
+}
+
 static int cmd_stats(const char *cmd, const char *params,
                      struct rte_tel_data *d)
 {
 	(void)cmd;
 	(void)params;
-	const struct loomd *app = atomic_load(&telemetry_app);
+	const struct loomd *app = start_reply(d);
 	if (app == NULL)
 		return -1;
-	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_string(d, "node", app->cfg->node_name);
-	rte_tel_data_add_dict_u64(d, "node_id", app->cfg->node_id);
 	rte_tel_data_add_dict_u64(d, "uptime_ms",
 	                          (rte_get_tsc_cycles() - app->start_tsc) *
 	                                  1000u / app->tsc_hz);
@@ -97,11 +107,8 @@ static int cmd_peers(const char *cmd, const char *params,
 {
 	(void)cmd;
 	(void)params;
-	const struct loomd *app = atomic_load(&telemetry_app);
-	if (app == NULL)
+	if (start_reply(d) == NULL)
 		return -1;
-	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_u64(d, "node_id", app->cfg->node_id);
 	rte_tel_data_add_dict_u64(d, "peers", 0);
 	return 0;
 }
