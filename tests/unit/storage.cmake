@@ -1,0 +1,5 @@
+# Storage (storage/): HLC, the log/wire entry codec, the LMDB store.
+foreach(area hlc entry store)
+  loom_unit_test(test_${area} ${CMAKE_SOURCE_DIR}/tests/unit/test_${area}.c)
+  target_link_libraries(test_${area} PRIVATE loom_storage)
+endforeach()
