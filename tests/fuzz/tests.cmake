@@ -2,3 +2,5 @@
 include(${CMAKE_CURRENT_LIST_DIR}/config.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/net.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/tcp.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/storage.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/http.cmake)
