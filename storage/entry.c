@@ -1,23 +1,10 @@
 /* entry.c - the log/wire entry codec; see entry.h for the layout. */
 #include "storage/entry.h"
 
+#include "storage/be.h"
+
 #include <errno.h>
 #include <string.h>
-
-static void put_be(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-}
-
-static uint64_t get_be(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 bool loom_table_valid(const char *t, size_t len)
 {

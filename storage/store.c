@@ -1,6 +1,8 @@
 /* store.c - LMDB storage; see store.h for the layout and the contracts. */
 #include "storage/store.h"
 
+#include "storage/be.h"
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,21 +41,6 @@ struct store {
 	 * commit, read by readers. */
 	_Atomic uint32_t log_dbi[N_ORIGINS];
 };
-
-static void put_be(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-}
-
-static uint64_t get_be(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 static MDB_val mval(void *p, size_t n)
 {
