@@ -7,11 +7,10 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 
+#include "dataplane/counters.h"
 #include "dataplane/lcore.h"
 
-/* Counters belong to their lcores; this reader on the main lcore loads
- * them relaxed and accepts a value up to one burst old. */
-#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define LOAD(x) COUNTER_LOAD(x)
 
 struct json_kv {
 	FILE *f;
@@ -72,12 +71,8 @@ void stats_print_json(const struct loomd *app, FILE *f)
 	fputs(",\"lcores\":[", f);
 	for (uint16_t i = 0; i < app->n_io; i++) {
 		const struct io_lcore *io = app->io[i];
-		struct net_stats ns;
-		/* A field-wise relaxed snapshot of the lcore's stack counters. */
-		const uint64_t *src = (const uint64_t *)&io->net.stats;
-		uint64_t *dst = (uint64_t *)&ns;
-		for (size_t k = 0; k < sizeof ns / sizeof(uint64_t); k++)
-			dst[k] = LOAD(src[k]);
+		struct net_stats ns = {0};
+		counters_add(&ns, &io->net.stats, sizeof ns);
 		fprintf(f, "%s{\"lcore\":%u,\"role\":\"io\",\"queue\":%u,",
 		        i ? "," : "", io->lcore_id, io->queue);
 		print_counters(f, &io->c);
@@ -99,11 +94,8 @@ void stats_print_json(const struct loomd *app, FILE *f)
 		net_stats_foreach(&ns, kv, &j);
 		fputs("}", f);
 
-		struct tcp_stats ts;
-		const uint64_t *tsrc = (const uint64_t *)tcp_stack_stats(io->tcp);
-		uint64_t *tdst = (uint64_t *)&ts;
-		for (size_t k = 0; k < sizeof ts / sizeof(uint64_t); k++)
-			tdst[k] = LOAD(tsrc[k]);
+		struct tcp_stats ts = {0};
+		counters_add(&ts, tcp_stack_stats(io->tcp), sizeof ts);
 		uint32_t conns = tcp_stack_conn_count(io->tcp);
 		fprintf(f, ",\"tcp\":{\"conns\":%u", conns);
 		j.first = false;

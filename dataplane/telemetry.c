@@ -9,9 +9,8 @@
 #include <rte_telemetry.h>
 
 #include "common/log.h"
+#include "dataplane/counters.h"
 #include "dataplane/lcore.h"
-
-#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
 /* The one piece of process state the telemetry thread needs; set once
  * before it can be read, cleared before the app is torn down. */
@@ -28,14 +27,6 @@ static void add_prefixed(void *arg, const char *name, uint64_t value)
 	char key[RTE_TEL_MAX_STRING_LEN];
 	snprintf(key, sizeof key, "%s_%s", dp->prefix, name);
 	rte_tel_data_add_dict_u64(dp->d, key, value);
-}
-
-/* Sum structs made only of uint64_t counters, loading each relaxed. */
-static void sum_counters(uint64_t *dst, const void *src, size_t bytes)
-{
-	const uint64_t *s = src;
-	for (size_t i = 0; i < bytes / sizeof(uint64_t); i++)
-		dst[i] += LOAD(s[i]);
 }
 
 /* Every reply is a dict that starts with the node's identity; NULL while
@@ -82,9 +73,9 @@ static int cmd_stats(const char *cmd, const char *params,
 	uint64_t conns = 0;
 	for (uint16_t i = 0; i < app->n_io; i++) {
 		const struct io_lcore *io = app->io[i];
-		sum_counters((uint64_t *)&lc, &io->c, sizeof lc);
-		sum_counters((uint64_t *)&ns, &io->net.stats, sizeof ns);
-		sum_counters((uint64_t *)&ts, tcp_stack_stats(io->tcp), sizeof ts);
+		counters_add(&lc, &io->c, sizeof lc);
+		counters_add(&ns, &io->net.stats, sizeof ns);
+		counters_add(&ts, tcp_stack_stats(io->tcp), sizeof ts);
 		conns += tcp_stack_conn_count(io->tcp);
 	}
 	rte_tel_data_add_dict_u64(d, "io_lcores", app->n_io);

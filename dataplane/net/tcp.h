@@ -221,6 +221,9 @@ void tcp_close(struct tcp_conn *c);
 /* RST now; on_closed(TCP_CLOSE_ABORT) is called before this returns. */
 void tcp_abort(struct tcp_conn *c);
 
+/* The state alone: cheap enough for a per-callback check. */
+enum tcp_state tcp_conn_state(const struct tcp_conn *c);
+/* The full snapshot: for tests, /metrics and debugging, not per packet. */
 void tcp_conn_get_info(const struct tcp_conn *c, struct tcp_conn_info *out);
 void *tcp_conn_arg(const struct tcp_conn *c);
 void tcp_conn_set_arg(struct tcp_conn *c, void *arg);

@@ -166,6 +166,11 @@ void tcp_abort(struct tcp_conn *c)
 	tcp_conn_finish(c, TCP_CLOSE_ABORT);
 }
 
+enum tcp_state tcp_conn_state(const struct tcp_conn *c)
+{
+	return c->state;
+}
+
 void tcp_conn_get_info(const struct tcp_conn *c, struct tcp_conn_info *o)
 {
 	memset(o, 0, sizeof *o);

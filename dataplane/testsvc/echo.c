@@ -17,9 +17,7 @@ static void echo_pump(struct echo_svc *svc, struct tcp_conn *c)
 		tcp_recv_consume(c, n);
 		svc->stats.bytes += n;
 	}
-	struct tcp_conn_info info;
-	tcp_conn_get_info(c, &info);
-	if (info.state == TCP_CLOSE_WAIT && info.recv_avail == 0)
+	if (tcp_conn_state(c) == TCP_CLOSE_WAIT && tcp_recv_avail(c) == 0)
 		tcp_close(c);
 }
 

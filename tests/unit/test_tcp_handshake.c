@@ -89,6 +89,7 @@ static void test_active(void)
 	struct tcp_conn_info ci;
 	tcp_conn_get_info(c, &ci);
 	CHECK_EQ_U64(ci.state, TCP_ESTABLISHED);
+	CHECK_EQ_U64(tcp_conn_state(c), ci.state);
 	CHECK_EQ_U64(ci.mss, 1000);
 	CHECK_EQ_U64(ci.snd_wscale, 0);
 	CHECK_EQ_U64(ci.rcv_wscale, 0); /* peer did not scale: neither do we */
@@ -128,6 +129,7 @@ static void test_simultaneous_open(void)
 	CHECK(s.has_ws);
 	struct tcp_conn_info ci;
 	tcp_conn_get_info(c, &ci);
+	CHECK_EQ_U64(tcp_conn_state(c), TCP_SYN_RCVD);
 	CHECK_EQ_U64(ci.state, TCP_SYN_RCVD);
 	/* the peer's SYN-ACK: a duplicate SYN for us, answered by ACK */
 	p.seq = 5000;
