@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <ini.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,12 +54,15 @@ enum section_id {
 	S_TCP,
 	S_TEST,
 	S_HOST,
+	S_HTTP,
+	S_USERS,
 	S_COUNT
 };
 
 static const char *const section_names[S_COUNT] = {
 	"node", "eal", "dataplane", "lcores", "idle",
 	"mempool", "storage", "fault", "run", "tcp", "test", "host",
+	"http", "users",
 };
 
 enum key_id {
@@ -127,6 +131,16 @@ enum key_id {
 	K_HOST_IOMMU,
 	K_HOST_NIC,
 	K_HOST_NIC_DRIVER,
+	K_HTTP_MAX_HEADER_BYTES,
+	K_HTTP_MAX_HEADERS,
+	K_HTTP_HEADER_TIMEOUT,
+	K_HTTP_IDLE_TIMEOUT,
+	K_HTTP_BACKPRESSURE,
+	K_HTTP_MAX_INFLIGHT,
+	K_HTTP_WRITE_POOL,
+	K_HTTP_LARGE_POOL,
+	K_HTTP_AUTH,
+	K_USER, /* every [users] line: the key is the user's name */
 	K_COUNT
 };
 
@@ -220,7 +234,35 @@ static const struct key_desc keys[K_COUNT] = {
 	[K_HOST_IOMMU] = OTHER(S_HOST, "iommu", false),
 	[K_HOST_NIC] = OTHER(S_HOST, "nic", false),
 	[K_HOST_NIC_DRIVER] = OTHER(S_HOST, "nic_driver", false),
+	[K_HTTP_MAX_HEADER_BYTES] = UINT(S_HTTP, "max_header_bytes",
+	                                 http_max_header_bytes, 1024, 65536),
+	[K_HTTP_MAX_HEADERS] = UINT(S_HTTP, "max_headers", http_max_headers,
+	                            8, 256),
+	[K_HTTP_HEADER_TIMEOUT] = UINT(S_HTTP, "header_timeout_ms",
+	                               http_header_timeout_ms, 100, 600000),
+	[K_HTTP_IDLE_TIMEOUT] = UINT(S_HTTP, "idle_timeout_ms",
+	                             http_idle_timeout_ms, 100, 3600000),
+	[K_HTTP_BACKPRESSURE] = UINT(S_HTTP, "backpressure_timeout_ms",
+	                             http_backpressure_ms, 1, 600000),
+	[K_HTTP_MAX_INFLIGHT] = UINT(S_HTTP, "max_inflight", http_max_inflight,
+	                             1, 1024),
+	[K_HTTP_WRITE_POOL] = UINT(S_HTTP, "write_pool", http_write_pool, 64,
+	                           1048576),
+	[K_HTTP_LARGE_POOL] = UINT(S_HTTP, "large_pool", http_large_pool, 4,
+	                           65536),
+	[K_HTTP_AUTH] = OTHER(S_HTTP, "auth", false),
+	/* Never found by name: line_handler() sends [users] lines to
+	 * set_user() before the key lookup. */
+	[K_USER] = OTHER(S_USERS, "", false),
 };
+
+/* [users] values: "pbkdf2-sha256$" ITERATIONS "$" SALT_B64 "$" HASH_B64. */
+#define USER_SCHEME "pbkdf2-sha256"
+#define USER_ITER_MIN 1000
+#define USER_ITER_MAX 10000000
+#define USER_SALT_MIN 8
+#define USER_SALT_MAX 64
+#define USER_HASH_LEN 32
 
 /* Everything one parse needs; handed to inih as both the reader's stream
  * and the handler's user pointer, so the parser keeps no state of its own. */
@@ -232,6 +274,9 @@ struct parse_state {
 	int section;      /* enum section_id, -1 before the first header */
 	int last_key;     /* key last set in the current section, -1 if none */
 	int key_line[K_COUNT]; /* line each key was set on, 0 = default */
+	int user_line[LOOM_MAX_USERS]; /* line of each [users] entry */
+	char last_user[LOOM_NAME_MAX]; /* name of the last [users] line, for
+	                                  a continuation line's message */
 	struct loom_config *cfg;
 	char *err;
 	size_t errlen;
@@ -774,6 +819,153 @@ static int set_endpoint(struct parse_state *st, enum key_id k, const char *v,
 	return 0;
 }
 
+static int b64_val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (is_digit(c))
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Standard base64 (RFC 4648 section 4) with padding, strictly: a multiple
+ * of 4 characters, '=' only as the last one or two, and zero bits after
+ * the data (so each byte string has exactly one spelling). Returns the
+ * decoded length, or -1. `out` holds len / 4 * 3 bytes. (The dataplane has
+ * its own copy, dataplane/http/base64.c: loom_common links nothing of the
+ * dataplane.) */
+static long b64_decode(const char *s, size_t len, uint8_t *out)
+{
+	if (len == 0 || len % 4 != 0)
+		return -1;
+	size_t n = 0;
+	for (size_t i = 0; i < len; i += 4) {
+		bool last = i + 4 == len;
+		int v[4];
+		int pad = 0;
+		for (int j = 0; j < 4; j++) {
+			char c = s[i + (size_t)j];
+			if (c == '=' && last && j >= 2) {
+				v[j] = 0;
+				pad++;
+				continue;
+			}
+			/* Data after padding ("ab=c") is junk too. */
+			if (pad > 0 || (v[j] = b64_val(c)) < 0)
+				return -1;
+		}
+		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
+		             (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		if ((pad == 2 && (w & 0xffff) != 0) ||
+		    (pad == 1 && (w & 0xff) != 0))
+			return -1;
+		out[n++] = (uint8_t)(w >> 16);
+		if (pad < 2)
+			out[n++] = (uint8_t)(w >> 8);
+		if (pad < 1)
+			out[n++] = (uint8_t)w;
+	}
+	return (long)n;
+}
+
+/* One [users] line. The value is not quoted in messages: a hash is
+ * material for an offline guessing attack, and a mistyped line may be a
+ * plain password. */
+static int set_user(struct parse_state *st, const char *name, const char *v)
+{
+	struct loom_config *cfg = st->cfg;
+	size_t nlen = strlen(name);
+	if (nlen >= sizeof cfg->users[0].name)
+		return fail_line(st, S_USERS, name, "a user name is at most %zu "
+		                 "characters", sizeof cfg->users[0].name - 1);
+	/* The reader admitted only [A-Za-z0-9_.-] in the key. */
+	for (unsigned i = 0; i < cfg->n_users; i++)
+		if (strcmp(cfg->users[i].name, name) == 0)
+			return fail_line(st, S_USERS, name, "user listed twice "
+			                 "(first on line %d, again on line %d)",
+			                 st->user_line[i], st->lineno);
+	if (cfg->n_users >= LOOM_MAX_USERS)
+		return fail_line(st, S_USERS, name, "more than %d users",
+		                 LOOM_MAX_USERS);
+
+	/* Four '$'-separated fields. */
+	const char *f[4];
+	size_t flen[4];
+	const char *p = v;
+	int n = 0;
+	for (;;) {
+		const char *end = strchr(p, '$');
+		if (n == 4)
+			goto malformed;
+		f[n] = p;
+		flen[n] = end ? (size_t)(end - p) : strlen(p);
+		n++;
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	if (n != 4 || flen[0] != strlen(USER_SCHEME) ||
+	    memcmp(f[0], USER_SCHEME, flen[0]) != 0)
+		goto malformed;
+
+	struct loom_user u;
+	memset(&u, 0, sizeof u);
+	memcpy(u.name, name, nlen + 1);
+	uint64_t iter;
+	enum num_status ns = parse_dec(f[1], flen[1], &iter);
+	if (ns == NUM_MALFORMED)
+		return fail_line(st, S_USERS, name, "iterations %s is not a "
+		                 "decimal integer", quote(f[1], flen[1]).s);
+	if (ns == NUM_OVERFLOW || iter < USER_ITER_MIN || iter > USER_ITER_MAX)
+		return fail_line(st, S_USERS, name, "iterations %s is out of "
+		                 "range %d..%d", quote(f[1], flen[1]).s,
+		                 USER_ITER_MIN, USER_ITER_MAX);
+	u.iterations = (uint32_t)iter;
+
+	/* Base64 of the largest salt is 88 characters; 160 characters decode
+	 * into at most 120 bytes. A longer field is too long whatever it
+	 * holds (the line limit keeps it from occurring with Debian's inih). */
+	uint8_t buf[120];
+	long got = flen[2] > 160 ? LONG_MAX : b64_decode(f[2], flen[2], buf);
+	if (got < 0)
+		return fail_line(st, S_USERS, name, "the salt is not standard "
+		                 "base64 with padding (A-Z a-z 0-9 + /, '=')");
+	if (got < USER_SALT_MIN || got > USER_SALT_MAX)
+		return fail_line(st, S_USERS, name, "the salt is %s%ld bytes, "
+		                 "must be %d..%d", got == LONG_MAX ? "over " : "",
+		                 got == LONG_MAX ? 120L : got, USER_SALT_MIN,
+		                 USER_SALT_MAX);
+	memcpy(u.salt, buf, (size_t)got);
+	u.salt_len = (uint8_t)got;
+
+	got = flen[3] > 160 ? LONG_MAX : b64_decode(f[3], flen[3], buf);
+	if (got < 0)
+		return fail_line(st, S_USERS, name, "the hash is not standard "
+		                 "base64 with padding (A-Z a-z 0-9 + /, '=')");
+	if (got != USER_HASH_LEN)
+		return fail_line(st, S_USERS, name, "the hash is %s%ld bytes, "
+		                 "must be %d (PBKDF2-HMAC-SHA256)",
+		                 got == LONG_MAX ? "over " : "",
+		                 got == LONG_MAX ? 120L : got, USER_HASH_LEN);
+	memcpy(u.hash, buf, USER_HASH_LEN);
+
+	st->user_line[cfg->n_users] = st->lineno;
+	cfg->users[cfg->n_users++] = u;
+	return 0;
+
+malformed:
+	return fail_line(st, S_USERS, name, "the value is not " USER_SCHEME
+	                 "$ITERATIONS$SALT_B64$HASH_B64 (`loomctl passwd %s` "
+	                 "prints the line; a plain password is never accepted)",
+	                 name);
+}
+
 static int set_value(struct parse_state *st, enum key_id k, const char *v)
 {
 	struct loom_config *cfg = st->cfg;
@@ -828,6 +1020,14 @@ static int set_value(struct parse_state *st, enum key_id k, const char *v)
 		else
 			return fail_value(st, k, "%s is not commit or interval",
 			                  Q(v));
+		return 0;
+	case K_HTTP_AUTH:
+		if (strcmp(v, "basic") == 0)
+			cfg->auth_mode = LOOM_AUTH_BASIC;
+		else if (strcmp(v, "none") == 0)
+			cfg->auth_mode = LOOM_AUTH_NONE;
+		else
+			return fail_value(st, k, "%s is not basic or none", Q(v));
 		return 0;
 	case K_FAULT_DROP:
 		return set_rate(st, k, v, &cfg->fault_drop);
@@ -995,7 +1195,8 @@ static char *line_reader(char *buf, int num, void *stream)
 			size_t n = (size_t)(close - s - 1);
 			fail_line(st, -1, NULL, "[%.*s%s]: unknown section (known: "
 			          "node, eal, dataplane, lcores, idle, mempool, "
-			          "storage, fault, run, tcp, test, host)",
+			          "storage, fault, run, tcp, test, host, http, "
+			          "users)",
 			          (int)(n > QUOTE_MAX ? QUOTE_MAX : n), s + 1,
 			          n > QUOTE_MAX ? "..." : "");
 			return NULL;
@@ -1021,8 +1222,17 @@ static char *line_reader(char *buf, int num, void *stream)
 	const char *kend = eq;
 	while (kend > s && is_ws(kend[-1]))
 		kend--;
+	/* In [users] the key is a user name, which may also hold '.' and
+	 * '-' (never ':' or '=', so inih splits the line where we do). */
+	bool users = st->section == S_USERS;
 	for (const char *p = s; p < kend; p++) {
-		if (!valid_key_char(*p)) {
+		if (users && !valid_name_char(*p)) {
+			fail_line(st, st->section, NULL, "%s is not a user name "
+			          "([A-Za-z0-9_.-]{1,63})",
+			          quote(s, (size_t)(kend - s)).s);
+			return NULL;
+		}
+		if (!users && !valid_key_char(*p)) {
 			fail_line(st, st->section, NULL, "%s is not a key name "
 			          "(letters, digits and '_')",
 			          quote(s, (size_t)(kend - s)).s);
@@ -1058,6 +1268,10 @@ static int continue_value(struct parse_state *st, const char *v)
 		return fail_line(st, st->section, NULL, "indented line %s has "
 		                 "no value to continue (indentation continues "
 		                 "the previous key's value)", Q(v));
+	if (st->last_key == K_USER)
+		return fail_line(st, S_USERS, st->last_user, "indented line "
+		                 "would continue this value, but only [eal] args "
+		                 "may span lines");
 	if (st->last_key != K_EAL_ARGS)
 		return fail_value(st, (enum key_id)st->last_key,
 		                  "indented line %s would continue this value, "
@@ -1090,6 +1304,11 @@ static int line_handler(void *user, const char *section, const char *name,
 		fail_line(st, -1, NULL, "%s: a key outside any section (start "
 		          "with a header such as [node])", Q(name));
 		return 0;
+	}
+	if (st->section == S_USERS) {
+		st->last_key = K_USER;
+		snprintf(st->last_user, sizeof st->last_user, "%s", name);
+		return set_user(st, name, value) == 0;
 	}
 
 	int k = find_key(st->section, name);
@@ -1225,6 +1444,23 @@ static int validate(struct parse_state *st)
 		return fail_key(st, K_TEST_CONNECT_COUNT, "%u (%s) needs [test] "
 		                "connect = A.B.C.D:P", c->test_connect_count,
 		                AT(K_TEST_CONNECT_COUNT));
+	/* The parser keeps a request head contiguous in the connection's
+	 * receive buffer until it is complete. */
+	if (c->http_max_header_bytes > c->tcp_rcvbuf)
+		return fail_key(st, K_HTTP_MAX_HEADER_BYTES, "%u (%s) is larger "
+		                "than [tcp] rcvbuf %u (%s): a request head must "
+		                "fit in the receive buffer",
+		                c->http_max_header_bytes,
+		                AT(K_HTTP_MAX_HEADER_BYTES), c->tcp_rcvbuf,
+		                AT(K_TCP_RCVBUF));
+	/* Last: every config written before [http] existed fails here, and
+	 * its other mistakes are worth reporting first. */
+	if (c->auth_mode == LOOM_AUTH_BASIC && c->n_users == 0)
+		return fail_key(st, K_HTTP_AUTH, "basic (%s) needs at least one "
+		                "user in [users]: add one (`loomctl passwd NAME` "
+		                "prints the line to paste), or set auth = none "
+		                "explicitly to serve the API without "
+		                "authentication", AT(K_HTTP_AUTH));
 	return 0;
 }
 
@@ -1272,6 +1508,16 @@ void loom_config_defaults(struct loom_config *cfg)
 	cfg->tcp_delack_ms = 40;
 	cfg->tcp_max_retries = 12;
 	cfg->tcp_syn_retries = 5;
+	cfg->http_max_header_bytes = 8192;
+	cfg->http_max_headers = 64;
+	cfg->http_header_timeout_ms = 10000;
+	cfg->http_idle_timeout_ms = 60000;
+	cfg->http_backpressure_ms = 5000;
+	cfg->http_max_inflight = 32;
+	cfg->http_write_pool = 8192;
+	cfg->http_large_pool = 64;
+	cfg->auth_mode = LOOM_AUTH_BASIC;
+	cfg->n_users = 0;
 	cfg->host_numa_node = -1;
 	snprintf(cfg->log_level, sizeof cfg->log_level, "info");
 }

@@ -31,8 +31,23 @@
 #define LOOM_EAL_ARGS_MAX 1024 /* raw EAL argument string, incl. NUL */
 #define LOOM_MAX_IO_LCORES 16
 #define LOOM_MAX_REPL_LCORES 4
+#define LOOM_MAX_USERS 32      /* [users] entries */
 
 enum loom_sync_mode { LOOM_SYNC_COMMIT = 0, LOOM_SYNC_INTERVAL = 1 };
+
+/* [http] auth: who may use the REST API (dataplane/http/auth.h). */
+enum loom_auth_mode { LOOM_AUTH_BASIC = 0, LOOM_AUTH_NONE = 1 };
+
+/* One [users] line: NAME = pbkdf2-sha256$ITERATIONS$SALT_B64$HASH_B64, the
+ * stored verifier of an HTTP Basic password: hash = PBKDF2-HMAC-SHA256(
+ * password, salt, iterations, 32 bytes). `loomctl passwd NAME` prints one. */
+struct loom_user {
+	char name[64];       /* [A-Za-z0-9_.-]{1,63}, NUL-terminated */
+	uint32_t iterations; /* 1000..10000000 */
+	uint8_t salt[64];    /* salt_len bytes used */
+	uint8_t salt_len;    /* 8..64 */
+	uint8_t hash[32];
+};
 
 struct loom_config {
 	/* [node] */
@@ -121,6 +136,45 @@ struct loom_config {
 	uint32_t tcp_delack_ms;   /* delack_ms = 1..500, default 40 */
 	uint32_t tcp_max_retries; /* max_retries = 1..30, default 12 */
 	uint32_t tcp_syn_retries; /* syn_retries = 1..10, default 5 */
+
+	/* [http]: the REST API's ingress limits, per io lcore, and its
+	 * authentication. */
+	uint32_t http_max_header_bytes;  /* max_header_bytes = 1024..65536,
+	                                    default 8192; must be <= [tcp]
+	                                    rcvbuf (a request head must fit in
+	                                    the receive buffer) */
+	uint16_t http_max_headers;       /* max_headers = 8..256, default 64 */
+	uint32_t http_header_timeout_ms; /* header_timeout_ms = 100..600000,
+	                                    default 10000: a request head (or a
+	                                    body) not complete in this time gets
+	                                    408 and the connection closes
+	                                    (slowloris) */
+	uint32_t http_idle_timeout_ms;   /* idle_timeout_ms = 100..3600000,
+	                                    default 60000: a keep-alive
+	                                    connection with nothing pending is
+	                                    closed */
+	uint32_t http_backpressure_ms;   /* backpressure_timeout_ms = 1..600000,
+	                                    default 5000: how long a request may
+	                                    wait for the storage ring/pool
+	                                    before 503 */
+	uint16_t http_max_inflight;      /* max_inflight = 1..1024, default 32:
+	                                    pipelined writes per connection in
+	                                    flight to storage */
+	uint32_t http_write_pool;        /* write_pool = 64..1048576, default
+	                                    8192: small write buffers (4 KiB
+	                                    each) per io lcore */
+	uint32_t http_large_pool;        /* large_pool = 4..65536, default 64:
+	                                    buffers of max_body + 4 KiB per io
+	                                    lcore, for big bodies and big
+	                                    responses */
+	enum loom_auth_mode auth_mode;   /* auth = basic|none, default basic;
+	                                    basic needs >= 1 user in [users] */
+
+	/* [users]: one key per user, NAME = pbkdf2-sha256$ITERATIONS$SALT_B64$
+	 * HASH_B64 (standard base64 with padding; salt 8..64 bytes, hash 32
+	 * bytes). Names are unique. Kept (and unused) with auth = none. */
+	struct loom_user users[LOOM_MAX_USERS];
+	uint16_t n_users;
 
 	/* [test]: test-only services, all off by default. */
 	uint16_t test_echo_port;      /* echo_port = 0..65535 (0 = off): a TCP

@@ -8,12 +8,21 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_mempool.h>
 
 #include "common/log.h"
+#include "dataplane/http/rest_server.h"
+#include "dataplane/metrics.h"
+#include "dataplane/storage_lcore.h"
 
 #define ARP_RING_SIZE 256
 #define STEER_RING_SIZE 4096
 #define NET_TIMER_PERIOD_US 10000
+#define COMPLETION_BURST 64
+/* A small write buffer: the reference 400-byte record and its headroom
+ * with room to spare; larger bodies take a large buffer. */
+#define REQ_SMALL_DATA 4096
+#define REQ_POOL_CACHE 64
 
 /* Source ports for active opens; each io lcore owns an equal slice. */
 #define EPH_LO 32768u
@@ -320,6 +329,15 @@ int io_lcore_main(void *arg)
 			io_drain_steered(io);
 			work = true;
 		}
+		if (io->rest != NULL) {
+			void *done[COMPLETION_BURST];
+			unsigned k = rte_ring_sc_dequeue_burst(
+				io->wdone, done, COMPLETION_BURST, NULL);
+			for (unsigned i = 0; i < k; i++)
+				rest_complete(io->rest, done[i]);
+			work |= k != 0;
+			rest_poll(io->rest);
+		}
 		tcp_timer(io->tcp);
 		tcp_flush(io->tcp);
 		if (io->net.now_us >= next_timer) {
@@ -422,6 +440,122 @@ static int io_tcp_create(struct io_lcore *io, int socket)
 	return 0;
 }
 
+/* --- the REST API: buffers, hand-off to storage, /metrics --------------- */
+
+static struct write_req *io_req_alloc(void *user, size_t bytes)
+{
+	struct io_lcore *io = user;
+	if (bytes > io->large_data)
+		return NULL;
+	struct rte_mempool *mp = bytes <= io->small_data ? io->req_small
+	                                                 : io->req_large;
+	void *obj;
+	if (rte_mempool_get(mp, &obj) != 0) {
+		/* Small ones may borrow a large buffer, never the reverse. */
+		if (mp == io->req_large ||
+		    rte_mempool_get(io->req_large, &obj) != 0)
+			return NULL;
+		mp = io->req_large;
+	}
+	struct write_req *r = obj;
+	r->pool = mp;
+	r->cap = (uint32_t)(mp == io->req_small ? io->small_data
+	                                        : io->large_data);
+	r->next = NULL;
+	return r;
+}
+
+static void io_req_free(void *user, struct write_req *r)
+{
+	(void)user;
+	rte_mempool_put(r->pool, r);
+}
+
+static int io_req_submit(void *user, struct write_req *r)
+{
+	struct io_lcore *io = user;
+	return rte_ring_sp_enqueue(io->wq, r) == 0 ? 0 : -1;
+}
+
+static size_t io_metrics(void *user, struct store_reader *reader, char *buf,
+                         size_t cap)
+{
+	struct io_lcore *io = user;
+	return metrics_render(io->app, reader, buf, cap);
+}
+
+static struct rte_mempool *req_pool(const char *what, unsigned lcore_id,
+                                    uint32_t n, size_t data, int socket)
+{
+	char name[RTE_MEMPOOL_NAMESIZE];
+	snprintf(name, sizeof name, "loom_%s_%u", what, lcore_id);
+	/* DPDK refuses a per-lcore cache above n / 1.5. */
+	unsigned cache = n * 2 / 3 >= REQ_POOL_CACHE ? REQ_POOL_CACHE : 0;
+	return rte_mempool_create(name, n, sizeof(struct write_req) + data,
+	                          cache, 0, NULL, NULL, NULL, NULL, socket, 0);
+}
+
+static int io_rest_create(struct io_lcore *io, int socket)
+{
+	struct loomd *app = io->app;
+	const struct loom_config *cfg = app->cfg;
+	io->small_data = REQ_SMALL_DATA;
+	/* max_body plus the head/table/key room; at least 64 KiB so a full
+	 * /metrics page fits too. */
+	io->large_data = (cfg->max_body_bytes > 65536 ? cfg->max_body_bytes
+	                                              : 65536) + 4096;
+	io->req_small = req_pool("rqs", io->lcore_id, cfg->http_write_pool,
+	                         io->small_data, socket);
+	io->req_large = req_pool("rql", io->lcore_id, cfg->http_large_pool,
+	                         io->large_data, socket);
+	if (io->req_small == NULL || io->req_large == NULL) {
+		LOG_ERR("io", "lcore %u: write buffers (%u x %zu + %u x %zu "
+		        "bytes): out of memory (raise EAL -m or lower [http] "
+		        "write_pool/large_pool)", io->lcore_id,
+		        cfg->http_write_pool, io->small_data,
+		        cfg->http_large_pool, io->large_data);
+		return -1;
+	}
+	io->wq = storage_lcore_in_ring(app->storage, io->index);
+	io->wdone = storage_lcore_done_ring(app->storage, io->index);
+	const struct rest_config rc = {
+		.limits = {
+			.max_header_bytes = cfg->http_max_header_bytes,
+			.max_headers = cfg->http_max_headers,
+			.max_body = cfg->max_body_bytes,
+			.max_uri = 0,
+		},
+		.header_timeout_ms = cfg->http_header_timeout_ms,
+		.idle_timeout_ms = cfg->http_idle_timeout_ms,
+		.backpressure_ms = cfg->http_backpressure_ms,
+		.max_inflight = cfg->http_max_inflight,
+		.io_index = (uint8_t)io->index,
+		.node_id = cfg->node_id,
+		.max_conns = cfg->tcp_max_conns,
+		.large_data = io->large_data,
+		.auth_mode = cfg->auth_mode,
+		.users = cfg->users,
+		.n_users = cfg->n_users,
+	};
+	const struct rest_ops ops = {io_req_alloc, io_req_free, io_req_submit,
+	                             io_metrics, io};
+	const struct tcp_alloc alloc = {tcp_zalloc, tcp_free,
+	                                (void *)(intptr_t)socket};
+	io->rest = rest_create(&rc, io->tcp, &io->net, app->store, &ops,
+	                       &alloc);
+	if (io->rest == NULL) {
+		LOG_ERR("io", "lcore %u: REST server: out of memory",
+		        io->lcore_id);
+		return -1;
+	}
+	if (rest_listen(io->rest, cfg->http_port) != 0) {
+		LOG_ERR("io", "lcore %u: cannot listen on HTTP port %u",
+		        io->lcore_id, cfg->http_port);
+		return -1;
+	}
+	return 0;
+}
+
 struct io_lcore *io_lcore_create(struct loomd *app, uint16_t index,
                                  unsigned lcore_id)
 {
@@ -485,7 +619,8 @@ struct io_lcore *io_lcore_create(struct loomd *app, uint16_t index,
 		io_lcore_destroy(io);
 		return NULL;
 	}
-	if (io_tcp_create(io, socket) != 0) {
+	if (io_tcp_create(io, socket) != 0 ||
+	    (app->storage != NULL && io_rest_create(io, socket) != 0)) {
 		io_lcore_destroy(io);
 		return NULL;
 	}
@@ -500,6 +635,10 @@ void io_lcore_destroy(struct io_lcore *io)
 	 * it goes first. */
 	if (io->tcp != NULL)
 		tcp_stack_destroy(io->tcp);
+	/* After the stack (no more callbacks): buffers back, reader closed. */
+	rest_destroy(io->rest);
+	rte_mempool_free(io->req_small);
+	rte_mempool_free(io->req_large);
 	if (io->arp_mem != NULL)
 		net_fini(&io->net);
 	for (uint16_t i = 0; i < io->tx_n; i++)

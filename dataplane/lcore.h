@@ -9,8 +9,13 @@
  * that every lcore's cache learns every neighbour (RSS sends ARP to one
  * queue only).
  *
- * repl and storage lcores are launched with their roles; until their
- * subsystems exist they run the same idle back-off loop and exit on stop.
+ * Each io lcore also serves the REST API (dataplane/http/rest_server.h):
+ * its writes go to the storage lcore (dataplane/storage_lcore.h) over its
+ * own pair of rings, in buffers from its own two pools (small: most
+ * requests; large: bodies and answers up to max_body).
+ *
+ * repl lcores are launched with their role; until replication exists they
+ * run the idle back-off loop and exit on stop.
  */
 #ifndef LOOM_DATAPLANE_LCORE_H
 #define LOOM_DATAPLANE_LCORE_H
@@ -26,6 +31,9 @@
 #include "dataplane/net/tcp.h"
 #include "dataplane/port/fault.h"
 #include "dataplane/testsvc/echo.h"
+
+struct rest_server;
+struct rte_mempool;
 
 #define IO_BURST_MAX 256
 #define IO_TX_BUF_MAX 512
@@ -59,6 +67,11 @@ struct io_lcore {
 	struct rte_ring *steer_ring; /* MP/SC: TCP segments for our connections */
 	struct tcp_stack *tcp;
 	struct echo_svc echo;      /* test-only service ([test]) */
+	struct rest_server *rest;  /* the REST API on [dataplane] http_port */
+	struct rte_mempool *req_small, *req_large; /* write_req buffers */
+	size_t small_data, large_data; /* their data[] bytes */
+	struct rte_ring *wq;       /* SP/SC: our writes to the storage lcore */
+	struct rte_ring *wdone;    /* SP/SC: their completions */
 	void *arp_mem;             /* backing store of net.arp_table/pending */
 	uint16_t burst;
 	uint16_t tx_n;

@@ -18,6 +18,8 @@
 
 struct io_lcore;
 struct aux_lcore;
+struct storage_lcore;
+struct store;
 
 struct loomd {
 	const struct loom_config *cfg;
@@ -28,8 +30,10 @@ struct loomd {
 
 	uint16_t n_io;
 	struct io_lcore *io[LOOM_MAX_IO_LCORES];
-	uint16_t n_aux; /* repl and storage lcores */
+	uint16_t n_aux; /* repl lcores */
 	struct aux_lcore *aux[LOOM_MAX_REPL_LCORES + 1];
+	struct store *store;           /* the node's LMDB environment */
+	struct storage_lcore *storage; /* its only writer */
 };
 
 #endif

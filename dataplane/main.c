@@ -26,7 +26,9 @@
 #include "dataplane/lcore.h"
 #include "dataplane/loomd.h"
 #include "dataplane/stats_file.h"
+#include "dataplane/storage_lcore.h"
 #include "dataplane/telemetry.h"
+#include "storage/store.h"
 
 #define LOOMD_VERSION "0.1.0"
 
@@ -103,11 +105,67 @@ static void destroy_lcores(struct loomd *app)
 	for (uint16_t i = 0; i < app->n_aux; i++)
 		aux_lcore_destroy(app->aux[i]);
 	app->n_aux = 0;
+	/* After the io lcores: their read txns are gone, their buffers
+	 * no longer referenced by the rings. */
+	storage_lcore_destroy(app->storage);
+	app->storage = NULL;
+	if (app->store != NULL)
+		store_close(app->store);
+	app->store = NULL;
+}
+
+static uint64_t wall_clock_ms(void *ctx)
+{
+	(void)ctx;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The LMDB environment and its one writer, before the io lcores that
+ * submit to it. */
+static int create_storage(struct loomd *app)
+{
+	const struct loom_config *cfg = app->cfg;
+	if (cfg->storage_lcore < 0) {
+		LOG_ERR("loomd", "[lcores] storage: no storage lcore; the node "
+		        "cannot commit writes without one");
+		return -1;
+	}
+	const struct store_config sc = {
+		.path = cfg->storage_path,
+		.map_size = cfg->storage_map_size,
+		.node_id = cfg->node_id,
+		.sync = cfg->sync == LOOM_SYNC_INTERVAL ? STORE_SYNC_INTERVAL
+		                                        : STORE_SYNC_COMMIT,
+		.clock_ms = wall_clock_ms,
+	};
+	int rc = store_open(&sc, &app->store);
+	if (rc != 0) {
+		LOG_ERR("loomd", "[storage] path %s: %s", cfg->storage_path,
+		        rc > 0 ? strerror(rc) : mdb_strerror(rc));
+		app->store = NULL;
+		return -1;
+	}
+	app->storage = storage_lcore_create(
+		app, (unsigned)cfg->storage_lcore, app->store,
+		cfg->http_write_pool + cfg->http_large_pool);
+	if (app->storage == NULL) {
+		LOG_ERR("loomd", "storage lcore: out of memory for its rings");
+		return -1;
+	}
+	LOG_INFO("loomd", "storage %s: sync %s, batch max %u",
+	         cfg->storage_path,
+	         cfg->sync == LOOM_SYNC_INTERVAL ? "interval" : "commit",
+	         cfg->commit_batch_max);
+	return 0;
 }
 
 static int create_lcores(struct loomd *app)
 {
 	const struct loom_config *cfg = app->cfg;
+	if (create_storage(app) != 0)
+		return -1;
 	for (uint16_t i = 0; i < cfg->n_io_lcores; i++) {
 		app->io[i] = io_lcore_create(app, i, cfg->io_lcores[i]);
 		if (app->io[i] == NULL)
@@ -121,21 +179,22 @@ static int create_lcores(struct loomd *app)
 			return -1;
 		app->aux[app->n_aux++] = a;
 	}
-	if (cfg->storage_lcore >= 0) {
-		struct aux_lcore *a = aux_lcore_create(
-			app, AUX_STORAGE, (unsigned)cfg->storage_lcore);
-		if (a == NULL)
-			return -1;
-		app->aux[app->n_aux++] = a;
-	}
 	return 0;
 }
 
 static int launch_lcores(struct loomd *app)
 {
+	/* Storage first: io lcores may submit from their first poll. */
+	int rc = rte_eal_remote_launch(storage_lcore_main, app->storage,
+	                               (unsigned)app->cfg->storage_lcore);
+	if (rc != 0) {
+		LOG_ERR("loomd", "launch storage lcore %d: %s",
+		        app->cfg->storage_lcore, rte_strerror(-rc));
+		return -1;
+	}
 	for (uint16_t i = 0; i < app->n_io; i++) {
-		int rc = rte_eal_remote_launch(io_lcore_main, app->io[i],
-		                               app->io[i]->lcore_id);
+		rc = rte_eal_remote_launch(io_lcore_main, app->io[i],
+		                           app->io[i]->lcore_id);
 		if (rc != 0) {
 			LOG_ERR("loomd", "launch io lcore %u: %s",
 			        app->io[i]->lcore_id, rte_strerror(-rc));
@@ -143,8 +202,8 @@ static int launch_lcores(struct loomd *app)
 		}
 	}
 	for (uint16_t i = 0; i < app->n_aux; i++) {
-		int rc = rte_eal_remote_launch(aux_lcore_main, app->aux[i],
-		                               app->aux[i]->lcore_id);
+		rc = rte_eal_remote_launch(aux_lcore_main, app->aux[i],
+		                           app->aux[i]->lcore_id);
 		if (rc != 0) {
 			LOG_ERR("loomd", "launch lcore %u: %s",
 			        app->aux[i]->lcore_id, rte_strerror(-rc));

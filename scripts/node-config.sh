@@ -11,6 +11,8 @@
 #                  [--tcp-rto-min-ms N] [--tcp-rto-init-ms N]
 #                  [--tcp-delack-ms N]
 #                  [--echo-port P] [--connect A.B.C.D:P] [--connect-count N]
+#                  [--http-header-timeout-ms N] [--http-backpressure-ms N]
+#                  [--http-max-inflight N] [--user NAME=HASH]...
 #
 # DIR holds the node's data and stats file (DIR/data, DIR/stats.json).
 # --mem MB is EAL's --no-huge memory (default 256; the TCP tests use 1024).
@@ -25,9 +27,19 @@
 # loomd's defaults. [test] runs loomd's test-only TCP services: an echo
 # service on --echo-port, and --connect-count (default 1) active opens to
 # the kernel server at --connect that echo what it sends.
+# [http] is always written. Without --user it has auth = none: the REST API
+# answers without credentials (fine inside a test namespace). Each --user
+# NAME=HASH (repeatable, at most 32) adds a [users] entry and sets auth =
+# basic; HASH is what `loomctl passwd NAME` prints after "NAME = "
+# (pbkdf2-sha256$ITERATIONS$SALT_B64$HASH_B64), and that whole line, blanks
+# around '=' included, is accepted too. --http-header-timeout-ms,
+# --http-backpressure-ms and --http-max-inflight set header_timeout_ms,
+# backpressure_timeout_ms and max_inflight; the other [http] keys keep
+# loomd's defaults.
 set -euo pipefail
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+# The comment block above, without its '# ' prefixes.
+usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; }
 die() { echo "node-config.sh: $*" >&2; exit 2; }
 
 tag="" node="" ip="" dir="" interval=1000 mem=256 io=1
@@ -35,6 +47,8 @@ fault_drop=0 fault_dup=0 fault_reorder=0 fault_corrupt=0 fault_seed=1
 tcp_max_conns="" tcp_sndbuf="" tcp_rcvbuf="" tcp_syn_backlog=""
 tcp_time_wait_ms="" tcp_rto_min_ms="" tcp_rto_init_ms="" tcp_delack_ms=""
 echo_port="" connect="" connect_count=""
+http_header_timeout_ms="" http_backpressure_ms="" http_max_inflight=""
+users=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     -h|--help) usage; exit 0 ;;
@@ -65,6 +79,10 @@ while [[ $# -gt 0 ]]; do
     --echo-port) echo_port=$2 ;;
     --connect) connect=$2 ;;
     --connect-count) connect_count=$2 ;;
+    --http-header-timeout-ms) http_header_timeout_ms=$2 ;;
+    --http-backpressure-ms) http_backpressure_ms=$2 ;;
+    --http-max-inflight) http_max_inflight=$2 ;;
+    --user) users+=("$2") ;;
     *) echo "node-config.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
   shift 2
@@ -114,6 +132,28 @@ if [[ -n $connect ]]; then
   uint --connect-count "${connect_count:-1}" 1 65535
   test_keys+=("connect_count = ${connect_count:-1}")
 fi
+
+http_keys=()
+if [[ -n $http_header_timeout_ms ]]; then uint --http-header-timeout-ms "$http_header_timeout_ms" 100 600000; http_keys+=("header_timeout_ms = $http_header_timeout_ms"); fi
+if [[ -n $http_backpressure_ms ]]; then uint --http-backpressure-ms "$http_backpressure_ms" 1 600000; http_keys+=("backpressure_timeout_ms = $http_backpressure_ms"); fi
+if [[ -n $http_max_inflight ]]; then uint --http-max-inflight "$http_max_inflight" 1 1024; http_keys+=("max_inflight = $http_max_inflight"); fi
+
+# --user NAME=HASH: the form is checked here, the values by loomd.
+user_lines=() user_names=" "
+hash_re='^pbkdf2-sha256\$[0-9]+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$'
+for u in "${users[@]}"; do
+  [[ $u == *=* ]] || die "--user must be NAME=HASH (loomctl passwd NAME prints it); the value given has no '='"
+  name=${u%%=*} hash=${u#*=}
+  name=${name%"${name##*[![:blank:]]}"} hash=${hash#"${hash%%[![:blank:]]*}"}
+  [[ $name =~ ^[A-Za-z0-9_.-]{1,63}$ ]] || die "--user: '$name' is not a user name ([A-Za-z0-9_.-]{1,63})"
+  # Never echo a HASH that does not look like one: it may be a password.
+  [[ $hash =~ $hash_re ]] || die "--user $name: not pbkdf2-sha256\$ITERATIONS\$SALT_B64\$HASH_B64 (loomctl passwd $name prints it)"
+  [[ $user_names != *" $name "* ]] || die "--user: '$name' given twice"
+  user_names+="$name "
+  user_lines+=("$name = $hash")
+done
+((${#user_lines[@]} <= 32)) || die "--user: at most 32 users"
+if ((${#user_lines[@]})); then auth=basic; else auth=none; fi
 
 # Lcores: io 1..N and storage N+1 share CPU 1; main 0 has CPU 0.
 storage=$((io + 1))
@@ -168,4 +208,13 @@ fi
 if ((${#test_keys[@]})); then
   printf '\n[test]\n'
   printf '%s\n' "${test_keys[@]}"
+fi
+printf '\n[http]\n'
+if [[ $auth == none ]]; then
+  printf '# No --user: the REST API answers without credentials.\n'
+fi
+printf '%s\n' "${http_keys[@]}" "auth = $auth"
+if ((${#user_lines[@]})); then
+  printf '\n[users]\n'
+  printf '%s\n' "${user_lines[@]}"
 fi

@@ -666,6 +666,18 @@ int store_cursor(struct store_reader *r, uint16_t origin, uint64_t *seq)
 	return cursor_get(r->txn, r->s->cursors, origin, seq);
 }
 
+int store_record_count(struct store_reader *r, uint64_t *n)
+{
+	if (!r->active)
+		return EINVAL;
+	MDB_stat st;
+	int rc = mdb_stat(r->txn, r->s->records, &st);
+	if (rc != 0)
+		return rc;
+	*n = st.ms_entries;
+	return 0;
+}
+
 int store_log_iter_open(struct store_reader *r, uint16_t origin,
                         uint64_t from_seq, struct store_log_iter *it)
 {

@@ -143,6 +143,9 @@ int store_get(struct store_reader *r, const char *table, const void *key,
 /* The highest contiguous applied seq of origin (0 if none). */
 int store_cursor(struct store_reader *r, uint16_t origin, uint64_t *seq);
 
+/* Entries in records (tombstones included): mdb_stat, O(1). */
+int store_record_count(struct store_reader *r, uint64_t *n);
+
 /* Iterate log.<origin> from from_seq upward inside an active reader. */
 struct store_log_iter {
 	MDB_cursor *cur;

@@ -1,7 +1,9 @@
 /*
  * test_config.c - the config parser against its contract (common/config.h):
  * the shipped profiles parse, defaults hold, and every class of mistake is
- * reported once, on the right line, naming the key.
+ * reported once, on the right line, naming the key. [http] and [users]
+ * (HTTP ingress limits and Basic authentication) have their own tests at
+ * the end.
  */
 #include "check.h"
 
@@ -11,6 +13,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +25,8 @@
 
 #define ERRLEN 512
 
-/* The smallest valid file; error cases append to it, so their lines
- * start at 10. */
-#define MIN_CONFIG                                                           \
+/* The mandatory keys, nine lines. */
+#define NODE_LINES                                                           \
 	"[node]\n"                          /* 1 */                          \
 	"id = 1\n"                          /* 2 */                          \
 	"name = t1\n"                       /* 3 */                          \
@@ -34,6 +36,13 @@
 	"ip = 10.0.0.11/24\n"               /* 7 */                          \
 	"[lcores]\n"                        /* 8 */                          \
 	"io = 1\n"                          /* 9 */
+
+/* The smallest valid file: auth = basic, the default, would need a
+ * [users] entry. Error cases append to it, so their lines start at 12. */
+#define MIN_CONFIG                                                           \
+	NODE_LINES                                                           \
+	"[http]\n"                          /* 10 */                         \
+	"auth = none\n"                     /* 11 */
 
 static char err[ERRLEN];
 
@@ -105,6 +114,10 @@ static void test_veth_profile(void)
 	CHECK_EQ_U64(c.fault_seed, 1);
 	CHECK(c.stats_file[0] == '\0');
 	CHECK(strcmp(c.log_level, "info") == 0);
+	/* The test profile serves the API without authentication. */
+	CHECK(c.auth_mode == LOOM_AUTH_NONE);
+	CHECK_EQ_U64(c.n_users, 0);
+	CHECK_EQ_U64(c.http_max_header_bytes, 8192);
 }
 
 static void test_defaults(void)
@@ -144,6 +157,16 @@ static void test_defaults(void)
 	CHECK(d.stats_file[0] == '\0');
 	CHECK_EQ_U64(d.stats_interval_ms, 1000);
 	CHECK(strcmp(d.log_level, "info") == 0);
+	CHECK_EQ_U64(d.http_max_header_bytes, 8192);
+	CHECK_EQ_U64(d.http_max_headers, 64);
+	CHECK_EQ_U64(d.http_header_timeout_ms, 10000);
+	CHECK_EQ_U64(d.http_idle_timeout_ms, 60000);
+	CHECK_EQ_U64(d.http_backpressure_ms, 5000);
+	CHECK_EQ_U64(d.http_max_inflight, 32);
+	CHECK_EQ_U64(d.http_write_pool, 8192);
+	CHECK_EQ_U64(d.http_large_pool, 64);
+	CHECK(d.auth_mode == LOOM_AUTH_BASIC);
+	CHECK_EQ_U64(d.n_users, 0);
 
 	/* The minimal file changes only what it sets. */
 	CHECK(parse(MIN_CONFIG, &c) == 0);
@@ -154,6 +177,7 @@ static void test_defaults(void)
 	CHECK_EQ_U64(c.prefix_len, 24);
 	CHECK_EQ_U64(c.n_io_lcores, 1);
 	CHECK_EQ_U64(c.io_lcores[0], 1);
+	CHECK(c.auth_mode == LOOM_AUTH_NONE);
 	struct loom_config masked = c;
 	masked.node_id = d.node_id;
 	memcpy(masked.node_name, d.node_name, sizeof masked.node_name);
@@ -162,8 +186,15 @@ static void test_defaults(void)
 	masked.prefix_len = d.prefix_len;
 	masked.io_lcores[0] = d.io_lcores[0];
 	masked.n_io_lcores = d.n_io_lcores;
+	masked.auth_mode = d.auth_mode;
 	CHECK(memcmp(&masked, &d, sizeof d) == 0);
 }
+
+/* A [users] value: 16-byte salt 00..0f, 32-byte hash 0x64..0x83 (the
+ * parser checks the form, not the password). */
+#define SALT16 "AAECAwQFBgcICQoLDA0ODw=="
+#define HASH32 "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM="
+#define GOOD_HASH "pbkdf2-sha256$1000$" SALT16 "$" HASH32
 
 static void test_every_key(void)
 {
@@ -216,7 +247,19 @@ static void test_every_key(void)
 		"[run]\n"
 		"stats_file = /tmp/s.json\n"
 		"stats_interval_ms = 100\n"
-		"log_level = debug\n";
+		"log_level = debug\n"
+		"[http]\n"
+		"max_header_bytes = 16384\n"
+		"max_headers = 256\n"
+		"header_timeout_ms = 100\n"
+		"idle_timeout_ms = 3600000\n"
+		"backpressure_timeout_ms = 600000\n"
+		"max_inflight = 1024\n"
+		"write_pool = 1048576\n"
+		"large_pool = 4\n"
+		"auth = basic\n"
+		"[users]\n"
+		"ops-1.x = " GOOD_HASH "\n";
 	int rc = parse(text, &c);
 	if (rc != 0)
 		fprintf(stderr, "%s\n", err);
@@ -263,6 +306,17 @@ static void test_every_key(void)
 	CHECK(strcmp(c.stats_file, "/tmp/s.json") == 0);
 	CHECK_EQ_U64(c.stats_interval_ms, 100);
 	CHECK(strcmp(c.log_level, "debug") == 0);
+	CHECK_EQ_U64(c.http_max_header_bytes, 16384);
+	CHECK_EQ_U64(c.http_max_headers, 256);
+	CHECK_EQ_U64(c.http_header_timeout_ms, 100);
+	CHECK_EQ_U64(c.http_idle_timeout_ms, 3600000);
+	CHECK_EQ_U64(c.http_backpressure_ms, 600000);
+	CHECK_EQ_U64(c.http_max_inflight, 1024);
+	CHECK_EQ_U64(c.http_write_pool, 1048576);
+	CHECK_EQ_U64(c.http_large_pool, 4);
+	CHECK(c.auth_mode == LOOM_AUTH_BASIC);
+	CHECK_EQ_U64(c.n_users, 1);
+	CHECK(strcmp(c.users[0].name, "ops-1.x") == 0);
 
 	/* The other spellings of "nothing" and of numbers. */
 	CHECK(parse(MIN_CONFIG "[dataplane]\ngateway = none\n[lcores]\n"
@@ -280,7 +334,8 @@ static void test_every_key(void)
 	CHECK_EQ_U64(c.mtu, 1500);
 	/* /32: no subnet, no network or broadcast address. */
 	CHECK(parse("[node]\nid=1\nname=a\n[eal]\nargs=--no-pci\n[dataplane]\n"
-	            "ip=10.1.2.3/32\n[lcores]\nio=1\n", &c) == 0);
+	            "ip=10.1.2.3/32\n[lcores]\nio=1\n[http]\nauth=none\n",
+	            &c) == 0);
 	CHECK_EQ_U64(c.prefix_len, 32);
 }
 
@@ -303,7 +358,9 @@ static void test_syntax(void)
 		"[lcores]\r\n"
 		"io = 1\r\n"
 		"[storage]\r\n"
-		"path = /data/a;b#c:d\r\n";
+		"path = /data/a;b#c:d\r\n"
+		"[http]\r\n"
+		"auth = none\r\n";
 	int rc = parse(text, &c);
 	if (rc != 0)
 		fprintf(stderr, "%s\n", err);
@@ -323,40 +380,42 @@ static void test_syntax(void)
 	            "\n"
 	            "# a comment between continuation lines\n"
 	            "\t--vdev net_null1\n"
-	            "[dataplane]\nip=10.0.0.11/24\n[lcores]\nio=1\n", &c) == 0);
+	            "[dataplane]\nip=10.0.0.11/24\n[lcores]\nio=1\n"
+	            "[http]\nauth=none\n", &c) == 0);
 	CHECK(strcmp(c.eal_args, "--no-pci --vdev net_null0 --vdev net_null1") ==
 	      0);
 	/* ... even from an empty first line. */
 	CHECK(parse("[node]\nid=1\nname=a\n[eal]\nargs =\n  --no-pci\n"
-	            "[dataplane]\nip=10.0.0.11/24\n[lcores]\nio=1\n", &c) == 0);
+	            "[dataplane]\nip=10.0.0.11/24\n[lcores]\nio=1\n"
+	            "[http]\nauth=none\n", &c) == 0);
 	CHECK(strcmp(c.eal_args, "--no-pci") == 0);
 
 	/* Only args may continue; indentation elsewhere is a mistake. */
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = 1500\n  9000\n",
-	           "t.ini:12: [dataplane] mtu:", "only [eal] args");
+	           "t.ini:14: [dataplane] mtu:", "only [eal] args");
 	EXPECT_ERR(MIN_CONFIG "[run]\n  log_level = info\n",
-	           "t.ini:11: [run]", "no value to continue");
+	           "t.ini:13: [run]", "no value to continue");
 	EXPECT_ERR("  [node]\nid=1\n", "t.ini:1: indented line '[node]' has no value",
 	           "indentation continues");
 
 	/* Structure. */
 	EXPECT_ERR("id = 1\n[node]\n", "t.ini:1:", "outside any section");
-	EXPECT_ERR(MIN_CONFIG "[node\n", "t.ini:10:", "closing ']'");
-	EXPECT_ERR(MIN_CONFIG "[node] x\n", "t.ini:10: [node]",
+	EXPECT_ERR(MIN_CONFIG "[node\n", "t.ini:12:", "closing ']'");
+	EXPECT_ERR(MIN_CONFIG "[node] x\n", "t.ini:12: [node]",
 	           "unexpected text after the section header");
-	EXPECT_ERR(MIN_CONFIG "[node]\njust words\n", "t.ini:11: [node]",
+	EXPECT_ERR(MIN_CONFIG "[node]\njust words\n", "t.ini:13: [node]",
 	           "expected 'key = value'");
-	EXPECT_ERR(MIN_CONFIG "[node]\nname: x\n", "t.ini:11: [node]",
+	EXPECT_ERR(MIN_CONFIG "[node]\nname: x\n", "t.ini:13: [node]",
 	           "expected 'key = value'");
-	EXPECT_ERR(MIN_CONFIG "[node]\n= 5\n", "t.ini:11: [node]",
+	EXPECT_ERR(MIN_CONFIG "[node]\n= 5\n", "t.ini:13: [node]",
 	           "key name is missing");
-	EXPECT_ERR(MIN_CONFIG "[node]\nclu ster = 5\n", "t.ini:11: [node]",
+	EXPECT_ERR(MIN_CONFIG "[node]\nclu ster = 5\n", "t.ini:13: [node]",
 	           "'clu ster' is not a key name");
 
 	/* A line longer than inih's buffer is refused, not split. */
 	char long_line[1024];
 	snprintf(long_line, sizeof long_line, MIN_CONFIG "[storage]\npath = /%0400d\n", 0);
-	EXPECT_ERR(long_line, "t.ini:11: [storage]", "line too long");
+	EXPECT_ERR(long_line, "t.ini:13: [storage]", "line too long");
 	/* ... but a long comment is harmless. */
 	snprintf(long_line, sizeof long_line, MIN_CONFIG "# %0400d\n[node]\n"
 	         "cluster_id = 3 ; %0300d\n", 0, 0);
@@ -398,68 +457,69 @@ static void test_exact_format(void)
 static void test_errors(void)
 {
 	/* Unknown section and key. */
-	EXPECT_ERR(MIN_CONFIG "[nodes]\nid = 1\n", "t.ini:10:",
+	EXPECT_ERR(MIN_CONFIG "[nodes]\nid = 1\n", "t.ini:12:",
 	           "[nodes]: unknown section");
-	EXPECT_ERR(MIN_CONFIG "[node]\ncolour = blue\n", "t.ini:11: [node] colour:",
+	CHECK_STR_CONTAINS(err, "host, http, users)");
+	EXPECT_ERR(MIN_CONFIG "[node]\ncolour = blue\n", "t.ini:13: [node] colour:",
 	           "unknown key");
 	/* A key in the wrong section is unknown there. */
-	EXPECT_ERR(MIN_CONFIG "[node]\nmtu = 1500\n", "t.ini:11: [node] mtu:",
+	EXPECT_ERR(MIN_CONFIG "[node]\nmtu = 1500\n", "t.ini:13: [node] mtu:",
 	           "unknown key");
 	/* Keys are case-sensitive. */
-	EXPECT_ERR(MIN_CONFIG "[node]\nID = 1\n", "t.ini:11: [node] ID:",
+	EXPECT_ERR(MIN_CONFIG "[node]\nID = 1\n", "t.ini:13: [node] ID:",
 	           "unknown key");
 
 	/* Malformed integers. */
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = 12a\n",
-	           "t.ini:11: [dataplane] mtu:", "'12a' is not a decimal integer");
+	           "t.ini:13: [dataplane] mtu:", "'12a' is not a decimal integer");
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = +1500\n",
-	           "t.ini:11: [dataplane] mtu:", "not a decimal integer");
+	           "t.ini:13: [dataplane] mtu:", "not a decimal integer");
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = -1500\n",
-	           "t.ini:11: [dataplane] mtu:", "not a decimal integer");
+	           "t.ini:13: [dataplane] mtu:", "not a decimal integer");
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = 1 500\n",
-	           "t.ini:11: [dataplane] mtu:", "not a decimal integer");
+	           "t.ini:13: [dataplane] mtu:", "not a decimal integer");
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = 0x5dc\n",
-	           "t.ini:11: [dataplane] mtu:", "not a decimal integer");
+	           "t.ini:13: [dataplane] mtu:", "not a decimal integer");
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu =\n",
-	           "t.ini:11: [dataplane] mtu:", "not a decimal integer");
+	           "t.ini:13: [dataplane] mtu:", "not a decimal integer");
 	EXPECT_ERR(MIN_CONFIG "[node]\ncluster_id = 0x\n",
-	           "t.ini:11: [node] cluster_id:", "decimal or 0x hex");
+	           "t.ini:13: [node] cluster_id:", "decimal or 0x hex");
 	EXPECT_ERR(MIN_CONFIG "[node]\ncluster_id = 0x12g\n",
-	           "t.ini:11: [node] cluster_id:", "decimal or 0x hex");
+	           "t.ini:13: [node] cluster_id:", "decimal or 0x hex");
 
 	/* Out of range, including overflow of every width. */
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = 575\n",
-	           "t.ini:11: [dataplane] mtu:", "'575' is out of range 576..9000");
+	           "t.ini:13: [dataplane] mtu:", "'575' is out of range 576..9000");
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = 9001\n",
-	           "t.ini:11: [dataplane] mtu:", "out of range");
+	           "t.ini:13: [dataplane] mtu:", "out of range");
 	EXPECT_ERR("[node]\nid = 0\n", "t.ini:2: [node] id:",
 	           "out of range 1..65535");
 	EXPECT_ERR("[node]\nid = 65536\n", "t.ini:2: [node] id:",
 	           "out of range");
 	EXPECT_ERR(MIN_CONFIG "[node]\ncluster_id = 18446744073709551616\n",
-	           "t.ini:11: [node] cluster_id:", "out of range");
+	           "t.ini:13: [node] cluster_id:", "out of range");
 	EXPECT_ERR(MIN_CONFIG "[fault]\nseed = 0x10000000000000000\n",
-	           "t.ini:11: [fault] seed:", "out of range");
+	           "t.ini:13: [fault] seed:", "out of range");
 	EXPECT_ERR(MIN_CONFIG "[idle]\nspin_polls = 99999999999999999999999\n",
-	           "t.ini:11: [idle] spin_polls:", "out of range");
+	           "t.ini:13: [idle] spin_polls:", "out of range");
 	EXPECT_ERR(MIN_CONFIG "[idle]\nsleep_max_us = 100001\n",
-	           "t.ini:11: [idle] sleep_max_us:", "out of range");
+	           "t.ini:13: [idle] sleep_max_us:", "out of range");
 	EXPECT_ERR(MIN_CONFIG "[storage]\nmap_size_mb = 15\n",
-	           "t.ini:11: [storage] map_size_mb:", "out of range");
+	           "t.ini:13: [storage] map_size_mb:", "out of range");
 	EXPECT_ERR(MIN_CONFIG "[mempool]\nmbufs = 1022\n",
-	           "t.ini:11: [mempool] mbufs:", "out of range");
+	           "t.ini:13: [mempool] mbufs:", "out of range");
 	EXPECT_ERR(MIN_CONFIG "[run]\nstats_interval_ms = 99\n",
-	           "t.ini:11: [run] stats_interval_ms:", "out of range");
+	           "t.ini:13: [run] stats_interval_ms:", "out of range");
 
 	/* Powers of two. */
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\nrx_desc = 1000\n",
-	           "t.ini:11: [dataplane] rx_desc:", "not a power of two");
+	           "t.ini:13: [dataplane] rx_desc:", "not a power of two");
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\ntx_desc = 96\n",
-	           "t.ini:11: [dataplane] tx_desc:", "not a power of two");
+	           "t.ini:13: [dataplane] tx_desc:", "not a power of two");
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\ntx_desc = 32\n",
-	           "t.ini:11: [dataplane] tx_desc:", "out of range 64..16384");
+	           "t.ini:13: [dataplane] tx_desc:", "out of range 64..16384");
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\narp_cache_size = 300\n",
-	           "t.ini:11: [dataplane] arp_cache_size:", "not a power of two");
+	           "t.ini:13: [dataplane] arp_cache_size:", "not a power of two");
 
 	/* Addresses. */
 	EXPECT_ERR("[node]\nid=1\nname=a\n[eal]\nargs=--no-pci\n[dataplane]\n"
@@ -490,14 +550,14 @@ static void test_errors(void)
 	EXPECT_ERR("[dataplane]\nip = 224.0.0.1/24\n", "t.ini:2: [dataplane] ip:",
 	           "not a unicast host address");
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\ngateway = 10.0.0.1/24\n",
-	           "t.ini:11: [dataplane] gateway:", "not an IPv4 address");
+	           "t.ini:13: [dataplane] gateway:", "not an IPv4 address");
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\ngateway = 0.0.0.0\n",
-	           "t.ini:11: [dataplane] gateway:", "use none");
+	           "t.ini:13: [dataplane] gateway:", "use none");
 
 	/* Gateway against the subnet: checked after the whole file. */
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\ngateway = 10.0.1.1\n",
 	           "t.ini: [dataplane] gateway:",
-	           "10.0.1.1 (line 11) is outside the subnet 10.0.0.0/24 of ip "
+	           "10.0.1.1 (line 13) is outside the subnet 10.0.0.0/24 of ip "
 	           "(line 7)");
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\ngateway = 10.0.0.11\n",
 	           "t.ini: [dataplane] gateway:", "own ip");
@@ -512,41 +572,41 @@ static void test_errors(void)
 
 	/* Duplicates. */
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\nip = 10.0.0.12/24\n",
-	           "t.ini:11: [dataplane] ip:", "set twice (first on line 7");
-	EXPECT_ERR(MIN_CONFIG "[lcores]\nio = 2\n", "t.ini:11: [lcores] io:",
+	           "t.ini:13: [dataplane] ip:", "set twice (first on line 7");
+	EXPECT_ERR(MIN_CONFIG "[lcores]\nio = 2\n", "t.ini:13: [lcores] io:",
 	           "set twice");
 	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2, 3, 2\n",
-	           "t.ini:11: [lcores] repl:", "lcore 2 is listed twice");
+	           "t.ini:13: [lcores] repl:", "lcore 2 is listed twice");
 
 	/* Lists. */
-	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2,,3\n", "t.ini:11: [lcores] repl:",
+	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2,,3\n", "t.ini:13: [lcores] repl:",
 	           "not a list of lcore ids");
-	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2,\n", "t.ini:11: [lcores] repl:",
+	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2,\n", "t.ini:13: [lcores] repl:",
 	           "not a list of lcore ids");
-	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2 3\n", "t.ini:11: [lcores] repl:",
+	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2 3\n", "t.ini:13: [lcores] repl:",
 	           "not a list of lcore ids");
 	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2,3,4,5,6\n",
-	           "t.ini:11: [lcores] repl:", "more than 4 lcores");
+	           "t.ini:13: [lcores] repl:", "more than 4 lcores");
 	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2,1024\n",
-	           "t.ini:11: [lcores] repl:", "out of range 0..1023");
+	           "t.ini:13: [lcores] repl:", "out of range 0..1023");
 	EXPECT_ERR("[lcores]\nio = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17\n",
 	           "t.ini:2: [lcores] io:", "more than 16 lcores");
 	EXPECT_ERR("[lcores]\nio =\n", "t.ini:2: [lcores] io:",
 	           "at least one lcore");
 	EXPECT_ERR(MIN_CONFIG "[lcores]\nstorage = -2\n",
-	           "t.ini:11: [lcores] storage:", "not an lcore id");
+	           "t.ini:13: [lcores] storage:", "not an lcore id");
 
 	/* Roles: checked after the whole file, naming both lines. */
 	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 2, 1\n", "t.ini: [lcores] repl:",
 	           "lcore 1 is an io lcore (io line 9) and a repl lcore (repl "
-	           "line 11)");
+	           "line 13)");
 	EXPECT_ERR(MIN_CONFIG "[lcores]\nmain = 1\n", "t.ini: [lcores] io:",
-	           "lcore 1 is the main lcore (main line 11)");
+	           "lcore 1 is the main lcore (main line 13)");
 	EXPECT_ERR(MIN_CONFIG "[lcores]\nstorage = 0\n",
 	           "t.ini: [lcores] storage:",
 	           "lcore 0 is the main lcore (main default)");
 	EXPECT_ERR(MIN_CONFIG "[lcores]\nrepl = 3\nstorage = 3\n",
-	           "t.ini: [lcores] storage:", "(repl line 11)");
+	           "t.ini: [lcores] storage:", "(repl line 13)");
 
 	/* Mandatory keys. */
 	EXPECT_ERR("", "t.ini: [node] id:", "missing");
@@ -626,7 +686,7 @@ static void test_errors(void)
 	CHECK(parse(MIN_CONFIG "[mempool]\nmbufs = 1023\ncache = 512\n", &c) ==
 	      0);
 	EXPECT_ERR(MIN_CONFIG "[mempool]\ncache = 513\n",
-	           "t.ini:11: [mempool] cache:", "out of range 0..512");
+	           "t.ini:13: [mempool] cache:", "out of range 0..512");
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = 9000\n",
 	           "t.ini: [mempool] data_room:", "needs mtu + 14 + 128 headroom = 9142");
 	CHECK(parse(MIN_CONFIG "[dataplane]\nmtu = 2034\n", &c) == 0);
@@ -634,7 +694,7 @@ static void test_errors(void)
 
 	/* The first error wins even when later lines are also wrong. */
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmtu = x\n[bogus]\n",
-	           "t.ini:11: [dataplane] mtu:", "not a decimal integer");
+	           "t.ini:13: [dataplane] mtu:", "not a decimal integer");
 }
 
 static void test_eal_args_safe(void)
@@ -706,7 +766,7 @@ static void test_load_errors(void)
 	fclose(f);
 	CHECK(loom_config_load(tmp, &c, err, sizeof err) == -1);
 	char want[64];
-	snprintf(want, sizeof want, "%s:11: [dataplane] mtu:", tmp);
+	snprintf(want, sizeof want, "%s:13: [dataplane] mtu:", tmp);
 	CHECK_STR_CONTAINS(err, want);
 
 	/* A NUL byte would otherwise end the text early, silently. */
@@ -715,7 +775,7 @@ static void test_load_errors(void)
 	       sizeof(MIN_CONFIG "[node]\nclus\0ter_id = 1\n") - 1, 1, f);
 	fclose(f);
 	CHECK(loom_config_load(tmp, &c, err, sizeof err) == -1);
-	snprintf(want, sizeof want, "%s:11: contains a NUL byte", tmp);
+	snprintf(want, sizeof want, "%s:13: contains a NUL byte", tmp);
 	CHECK_STR_CONTAINS(err, want);
 
 	f = fopen(tmp, "w");
@@ -748,6 +808,14 @@ static void test_all_profiles(void)
 		if (rc != 0)
 			fprintf(stderr, "profile %s: %s\n", e->d_name, err);
 		CHECK(rc == 0);
+		/* A real-machine profile authenticates; only the test
+		 * profile may run open. */
+		if (rc == 0 && strcmp(e->d_name, "veth.ini") != 0) {
+			if (c.auth_mode != LOOM_AUTH_BASIC || c.n_users < 1)
+				fprintf(stderr, "profile %s: not auth = basic "
+				        "with a user\n", e->d_name);
+			CHECK(c.auth_mode == LOOM_AUTH_BASIC && c.n_users >= 1);
+		}
 		n++;
 	}
 	closedir(d);
@@ -793,9 +861,9 @@ static void test_tcp_and_test_sections(void)
 	CHECK_EQ_U64(c.test_connect_port, 5001);
 	CHECK_EQ_U64(c.test_connect_count, 50);
 
-	EXPECT_ERR(MIN_CONFIG "[tcp]\nsndbuf = 100000\n", "t.ini:11: [tcp] sndbuf:",
+	EXPECT_ERR(MIN_CONFIG "[tcp]\nsndbuf = 100000\n", "t.ini:13: [tcp] sndbuf:",
 	           "not a power of two");
-	EXPECT_ERR(MIN_CONFIG "[tcp]\nmax_conns = 8\n", "t.ini:11: [tcp] max_conns:",
+	EXPECT_ERR(MIN_CONFIG "[tcp]\nmax_conns = 8\n", "t.ini:13: [tcp] max_conns:",
 	           "out of range");
 	EXPECT_ERR(MIN_CONFIG "[tcp]\nrto_min_ms = 2000\n", "t.ini: [tcp] rto_min_ms:",
 	           "above rto_init_ms");
@@ -805,12 +873,12 @@ static void test_tcp_and_test_sections(void)
 	           "t.ini: [test] echo_port:", "also http_port");
 	EXPECT_ERR(MIN_CONFIG "[test]\nconnect_count = 3\n",
 	           "t.ini: [test] connect_count:", "needs [test] connect");
-	EXPECT_ERR(MIN_CONFIG "[test]\nconnect = 10.0.0.1\n", "t.ini:11: [test] connect:",
+	EXPECT_ERR(MIN_CONFIG "[test]\nconnect = 10.0.0.1\n", "t.ini:13: [test] connect:",
 	           "A.B.C.D:P");
-	EXPECT_ERR(MIN_CONFIG "[test]\nconnect = 10.0.0.1:0\n", "t.ini:11: [test] connect:",
+	EXPECT_ERR(MIN_CONFIG "[test]\nconnect = 10.0.0.1:0\n", "t.ini:13: [test] connect:",
 	           "port must be 1..65535");
 	EXPECT_ERR(MIN_CONFIG "[test]\nconnect = 224.0.0.1:80\n",
-	           "t.ini:11: [test] connect:", "not a unicast");
+	           "t.ini:13: [test] connect:", "not a unicast");
 }
 
 /* [host] expectations and [dataplane] flow_isolate. */
@@ -826,8 +894,9 @@ static void test_host_section(void)
 	            "hugepages = 8\nnuma_node = 1\ngovernor = performance\n"
 	            "thp = madvise\niommu = pt\nnic = 0000:3b:00.0\n"
 	            "nic_driver = vfio-pci\n", &c) == -1);
-	/* flow_isolate belongs to [dataplane], not [lcores]. */
-	CHECK_STR_CONTAINS(err, "[lcores] flow_isolate: unknown key");
+	/* flow_isolate belongs to [dataplane], not to [http] (where
+	 * MIN_CONFIG ends). */
+	CHECK_STR_CONTAINS(err, "[http] flow_isolate: unknown key");
 	CHECK(parse(MIN_CONFIG "[dataplane]\nflow_isolate = yes\n[host]\n"
 	            "isolcpus = 2-7,10\nnohz_full = 2-7\nirq_cpus = 0-1\n"
 	            "hugepage_size = 1G\nhugepages = 8\nnuma_node = 1\n"
@@ -847,17 +916,335 @@ static void test_host_section(void)
 	CHECK(strcmp(c.host_nic_driver, "vfio-pci") == 0);
 
 	EXPECT_ERR(MIN_CONFIG "[dataplane]\nflow_isolate = maybe\n",
-	           "t.ini:11: [dataplane] flow_isolate:", "not true or false");
-	EXPECT_ERR(MIN_CONFIG "[host]\nisolcpus = 2-\n", "t.ini:11: [host] isolcpus:",
+	           "t.ini:13: [dataplane] flow_isolate:", "not true or false");
+	EXPECT_ERR(MIN_CONFIG "[host]\nisolcpus = 2-\n", "t.ini:13: [host] isolcpus:",
 	           "not a CPU list");
-	EXPECT_ERR(MIN_CONFIG "[host]\nisolcpus = 1,,2\n", "t.ini:11: [host] isolcpus:",
+	EXPECT_ERR(MIN_CONFIG "[host]\nisolcpus = 1,,2\n", "t.ini:13: [host] isolcpus:",
 	           "not a CPU list");
 	EXPECT_ERR(MIN_CONFIG "[host]\nhugepage_size = 4M\n",
-	           "t.ini:11: [host] hugepage_size:", "not one of 2M, 1G");
-	EXPECT_ERR(MIN_CONFIG "[host]\nthp = sometimes\n", "t.ini:11: [host] thp:",
+	           "t.ini:13: [host] hugepage_size:", "not one of 2M, 1G");
+	EXPECT_ERR(MIN_CONFIG "[host]\nthp = sometimes\n", "t.ini:13: [host] thp:",
 	           "not one of never, madvise, always");
-	EXPECT_ERR(MIN_CONFIG "[host]\nnuma_node = 64\n", "t.ini:11: [host] numa_node:",
+	EXPECT_ERR(MIN_CONFIG "[host]\nnuma_node = 64\n", "t.ini:13: [host] numa_node:",
 	           "not a NUMA node");
+}
+
+static uint64_t field(const struct loom_config *c, size_t off, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)c + off;
+	if (size == 2) {
+		uint16_t v;
+		memcpy(&v, p, 2);
+		return v;
+	}
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+#define HTTP_FIELD(f)                                                        \
+	offsetof(struct loom_config, f), sizeof(((struct loom_config *)0)->f)
+
+/* [http]: every integer key's bounds and malformed values, auth, and the
+ * two whole-file rules (head within rcvbuf; basic needs a user). */
+static void test_http_section(void)
+{
+	static const struct {
+		const char *key;
+		uint64_t lo, hi, def;
+		size_t off, size;
+	} keys[] = {
+		{"max_header_bytes", 1024, 65536, 8192,
+		 HTTP_FIELD(http_max_header_bytes)},
+		{"max_headers", 8, 256, 64, HTTP_FIELD(http_max_headers)},
+		{"header_timeout_ms", 100, 600000, 10000,
+		 HTTP_FIELD(http_header_timeout_ms)},
+		{"idle_timeout_ms", 100, 3600000, 60000,
+		 HTTP_FIELD(http_idle_timeout_ms)},
+		{"backpressure_timeout_ms", 1, 600000, 5000,
+		 HTTP_FIELD(http_backpressure_ms)},
+		{"max_inflight", 1, 1024, 32, HTTP_FIELD(http_max_inflight)},
+		{"write_pool", 64, 1048576, 8192, HTTP_FIELD(http_write_pool)},
+		{"large_pool", 4, 65536, 64, HTTP_FIELD(http_large_pool)},
+	};
+	struct loom_config c;
+	char text[1024], where[96];
+	CHECK(parse(MIN_CONFIG, &c) == 0);
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		CHECK_EQ_U64(field(&c, keys[i].off, keys[i].size), keys[i].def);
+		/* rcvbuf 65536 lets max_header_bytes reach its maximum;
+		 * the key sits on line 15. */
+		const uint64_t ok[] = {keys[i].lo, keys[i].hi,
+		                       (keys[i].lo + keys[i].hi) / 2};
+		for (size_t j = 0; j < 3; j++) {
+			snprintf(text, sizeof text, MIN_CONFIG "[tcp]\nrcvbuf = "
+			         "65536\n[http]\n%s = %" PRIu64 "\n", keys[i].key,
+			         ok[j]);
+			struct loom_config k;
+			int rc = parse(text, &k);
+			if (rc != 0)
+				fprintf(stderr, "%s\n", err);
+			CHECK(rc == 0);
+			if (rc == 0)
+				CHECK_EQ_U64(field(&k, keys[i].off, keys[i].size),
+				             ok[j]);
+		}
+		snprintf(where, sizeof where, "t.ini:15: [http] %s:", keys[i].key);
+		const uint64_t out[] = {keys[i].lo - 1, keys[i].hi + 1,
+		                        (uint64_t)1 << 32};
+		for (size_t j = 0; j < 3; j++) {
+			snprintf(text, sizeof text, MIN_CONFIG "[tcp]\nrcvbuf = "
+			         "65536\n[http]\n%s = %" PRIu64 "\n", keys[i].key,
+			         out[j]);
+			EXPECT_ERR(text, where, "is out of range");
+		}
+		static const char *const junk[] = {"", "x", "-1", "+5", "1e3",
+		                                   "0x10", "1 0", "5ms"};
+		for (size_t j = 0; j < sizeof junk / sizeof junk[0]; j++) {
+			snprintf(text, sizeof text, MIN_CONFIG "[tcp]\nrcvbuf = "
+			         "65536\n[http]\n%s = %s\n", keys[i].key, junk[j]);
+			EXPECT_ERR(text, where, "is not a decimal integer");
+		}
+		/* Set once only, like every key. */
+		snprintf(text, sizeof text, MIN_CONFIG "%s = %" PRIu64 "\n"
+		         "[http]\n%s = %" PRIu64 "\n", keys[i].key, keys[i].lo,
+		         keys[i].key, keys[i].lo);
+		snprintf(where, sizeof where, "t.ini:14: [http] %s:", keys[i].key);
+		EXPECT_ERR(text, where, "set twice (first on line 12");
+	}
+	/* [http] keys live in [http] only. */
+	EXPECT_ERR(MIN_CONFIG "[dataplane]\nmax_inflight = 4\n",
+	           "t.ini:13: [dataplane] max_inflight:", "unknown key");
+	EXPECT_ERR(MIN_CONFIG "max_body = 4096\n", "t.ini:12: [http] max_body:",
+	           "unknown key");
+
+	/* auth. */
+	EXPECT_ERR(NODE_LINES "[http]\nauth = Basic\n", "t.ini:11: [http] auth:",
+	           "'Basic' is not basic or none");
+	EXPECT_ERR(NODE_LINES "[http]\nauth = off\n", "t.ini:11: [http] auth:",
+	           "not basic or none");
+	EXPECT_ERR(NODE_LINES "[http]\nauth =\n", "t.ini:11: [http] auth:",
+	           "not basic or none");
+	EXPECT_ERR(MIN_CONFIG "auth = basic\n", "t.ini:12: [http] auth:",
+	           "set twice");
+
+	/* basic (the default) with no user: the whole-file check, with the
+	 * way out in the message. */
+	CHECK(parse(NODE_LINES, &c) == -1);
+	CHECK(strcmp(err, "t.ini: [http] auth: basic (default) needs at least "
+	                  "one user in [users]: add one (`loomctl passwd NAME` "
+	                  "prints the line to paste), or set auth = none "
+	                  "explicitly to serve the API without "
+	                  "authentication") == 0);
+	EXPECT_ERR(NODE_LINES "[http]\nauth = basic\n[users]\n",
+	           "t.ini: [http] auth:", "basic (line 11) needs at least one "
+	           "user in [users]");
+	/* It is the last check: other mistakes are reported first. */
+	EXPECT_ERR(NODE_LINES "[dataplane]\nrepl_port = 9926\n",
+	           "t.ini: [dataplane] repl_port:", "also http_port");
+	EXPECT_ERR(NODE_LINES "[http]\nmax_header_bytes = 32768\n",
+	           "t.ini: [http] max_header_bytes:", "rcvbuf");
+
+	/* A request head must fit the receive buffer. */
+	CHECK(parse(MIN_CONFIG "max_header_bytes = 16384\n", &c) == 0);
+	EXPECT_ERR(MIN_CONFIG "max_header_bytes = 16385\n",
+	           "t.ini: [http] max_header_bytes:",
+	           "16385 (line 12) is larger than [tcp] rcvbuf 16384 (default): "
+	           "a request head must fit in the receive buffer");
+	EXPECT_ERR(MIN_CONFIG "[tcp]\nrcvbuf = 4096\n",
+	           "t.ini: [http] max_header_bytes:",
+	           "8192 (default) is larger than [tcp] rcvbuf 4096 (line 13)");
+	CHECK(parse(MIN_CONFIG "max_header_bytes = 4096\n[tcp]\nrcvbuf = 4096\n",
+	            &c) == 0);
+	CHECK(parse(MIN_CONFIG "max_header_bytes = 65536\n[tcp]\n"
+	            "rcvbuf = 1048576\n", &c) == 0);
+}
+
+/* [users]: NAME = pbkdf2-sha256$ITERATIONS$SALT_B64$HASH_B64. The first
+ * user line of these cases is line 13. */
+#define USERS_HEAD NODE_LINES "[http]\nauth = basic\n[users]\n"
+
+static void test_users_section(void)
+{
+	struct loom_config c;
+	char text[4096], where[128];
+
+	int rc = parse(USERS_HEAD "admin = " GOOD_HASH "\n", &c);
+	if (rc != 0)
+		fprintf(stderr, "%s\n", err);
+	CHECK(rc == 0);
+	CHECK(c.auth_mode == LOOM_AUTH_BASIC);
+	CHECK_EQ_U64(c.n_users, 1);
+	CHECK(strcmp(c.users[0].name, "admin") == 0);
+	CHECK_EQ_U64(c.users[0].iterations, 1000);
+	CHECK_EQ_U64(c.users[0].salt_len, 16);
+	bool salt_ok = true, hash_ok = true;
+	for (unsigned i = 0; i < 16; i++)
+		salt_ok &= c.users[0].salt[i] == i;
+	for (unsigned i = 0; i < 32; i++)
+		hash_ok &= c.users[0].hash[i] == 100 + i;
+	CHECK(salt_ok && hash_ok);
+
+	/* Several users, in file order; names with every allowed kind of
+	 * character; the bounds of iterations and salt length; a comment
+	 * after the value. */
+	rc = parse(USERS_HEAD
+	           "admin = " GOOD_HASH "\n"
+	           "Ops_2.backup-x = pbkdf2-sha256$10000000$AAECAwQFBgc=$"
+	           HASH32 " ; eight-byte salt\n"
+	           "z = pbkdf2-sha256$1000$AAECAwQFBgcICQoLDA0ODxAREhMUFRYX"
+	           "GBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==$"
+	           HASH32 "\n"
+	           "[users]\n"
+	           "late = " GOOD_HASH "\n", &c);
+	if (rc != 0)
+		fprintf(stderr, "%s\n", err);
+	CHECK(rc == 0);
+	CHECK_EQ_U64(c.n_users, 4);
+	CHECK(strcmp(c.users[1].name, "Ops_2.backup-x") == 0);
+	CHECK_EQ_U64(c.users[1].iterations, 10000000);
+	CHECK_EQ_U64(c.users[1].salt_len, 8);
+	CHECK_EQ_U64(c.users[2].salt_len, 64);
+	CHECK_EQ_U64(c.users[2].salt[63], 63);
+	CHECK(strcmp(c.users[3].name, "late") == 0);
+
+	/* Users are kept with auth = none (and unused). */
+	CHECK(parse(MIN_CONFIG "[users]\nadmin = " GOOD_HASH "\n", &c) == 0);
+	CHECK(c.auth_mode == LOOM_AUTH_NONE);
+	CHECK_EQ_U64(c.n_users, 1);
+
+	/* A 63-character name is the longest. */
+	char name[80];
+	memset(name, 'u', 64);
+	name[63] = '\0';
+	snprintf(text, sizeof text, USERS_HEAD "%s = " GOOD_HASH "\n", name);
+	CHECK(parse(text, &c) == 0);
+	CHECK(strcmp(c.users[0].name, name) == 0);
+	name[63] = 'u';
+	name[64] = '\0';
+	snprintf(text, sizeof text, USERS_HEAD "%s = " GOOD_HASH "\n", name);
+	snprintf(where, sizeof where, "t.ini:13: [users] %.48s", name);
+	EXPECT_ERR(text, where, "a user name is at most 63 characters");
+	/* A 63-character name with a 64-byte salt no longer fits libinih's
+	 * line (the limit is what the library reports). */
+	name[63] = '\0';
+	snprintf(text, sizeof text, USERS_HEAD "%s = pbkdf2-sha256$1000$"
+	         "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygp"
+	         "KissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==$" HASH32 "\n", name);
+	EXPECT_ERR(text, "t.ini:13: [users]", "line too long");
+
+	/* 32 users at most. */
+	int n = snprintf(text, sizeof text, USERS_HEAD);
+	for (int i = 0; i < LOOM_MAX_USERS; i++)
+		n += snprintf(text + n, sizeof text - (size_t)n,
+		              "u%d = " GOOD_HASH "\n", i);
+	CHECK(parse(text, &c) == 0);
+	CHECK_EQ_U64(c.n_users, LOOM_MAX_USERS);
+	CHECK(strcmp(c.users[31].name, "u31") == 0);
+	snprintf(text + n, sizeof text - (size_t)n, "u32 = " GOOD_HASH "\n");
+	EXPECT_ERR(text, "t.ini:45: [users] u32:", "more than 32 users");
+
+	/* Duplicates (names are case-sensitive). */
+	EXPECT_ERR(USERS_HEAD "admin = " GOOD_HASH "\nAdmin = " GOOD_HASH
+	           "\n[users]\nadmin = " GOOD_HASH "\n",
+	           "t.ini:16: [users] admin:",
+	           "user listed twice (first on line 13, again on line 16)");
+
+	/* Names. */
+	EXPECT_ERR(USERS_HEAD "a:b = " GOOD_HASH "\n", "t.ini:13: [users]",
+	           "'a:b' is not a user name ([A-Za-z0-9_.-]{1,63})");
+	EXPECT_ERR(USERS_HEAD "a b = " GOOD_HASH "\n", "t.ini:13: [users]",
+	           "'a b' is not a user name");
+	EXPECT_ERR(USERS_HEAD "a/b = " GOOD_HASH "\n", "t.ini:13: [users]",
+	           "is not a user name");
+	EXPECT_ERR(USERS_HEAD "\xc3\xa9 = " GOOD_HASH "\n", "t.ini:13: [users]",
+	           "is not a user name");
+	EXPECT_ERR(USERS_HEAD "= " GOOD_HASH "\n", "t.ini:13: [users]",
+	           "key name is missing");
+	/* ... and '.' or '-' are still not key characters elsewhere. */
+	EXPECT_ERR(MIN_CONFIG "max.inflight = 4\n", "t.ini:12: [http]",
+	           "'max.inflight' is not a key name");
+
+	/* Values. The value itself is never echoed: it may be a password. */
+	static const struct {
+		const char *value, *what;
+	} bad[] = {
+		{"hunter2", "the value is not pbkdf2-sha256$ITERATIONS$SALT_B64"
+		            "$HASH_B64 (`loomctl passwd admin` prints the line; "
+		            "a plain password is never accepted)"},
+		{"", "the value is not pbkdf2-sha256$"},
+		{"$$$", "the value is not pbkdf2-sha256$"},
+		{"pbkdf2-sha1$1000$" SALT16 "$" HASH32,
+		 "the value is not pbkdf2-sha256$"},
+		{"PBKDF2-SHA256$1000$" SALT16 "$" HASH32,
+		 "the value is not pbkdf2-sha256$"},
+		{"pbkdf2-sha256$1000$" SALT16, "the value is not pbkdf2-sha256$"},
+		{"pbkdf2-sha256$1000$" SALT16 "$" HASH32 "$",
+		 "the value is not pbkdf2-sha256$"},
+		{"pbkdf2-sha256$1000$" SALT16 "$" HASH32 "$x",
+		 "the value is not pbkdf2-sha256$"},
+		{"pbkdf2-sha256$$" SALT16 "$" HASH32,
+		 "iterations '' is not a decimal integer"},
+		{"pbkdf2-sha256$1e3$" SALT16 "$" HASH32,
+		 "iterations '1e3' is not a decimal integer"},
+		{"pbkdf2-sha256$-1000$" SALT16 "$" HASH32,
+		 "is not a decimal integer"},
+		{"pbkdf2-sha256$999$" SALT16 "$" HASH32,
+		 "iterations '999' is out of range 1000..10000000"},
+		{"pbkdf2-sha256$10000001$" SALT16 "$" HASH32,
+		 "iterations '10000001' is out of range"},
+		{"pbkdf2-sha256$99999999999999999999999$" SALT16 "$" HASH32,
+		 "is out of range"},
+		{"pbkdf2-sha256$1000$$" HASH32,
+		 "the salt is not standard base64 with padding"},
+		{"pbkdf2-sha256$1000$AAECAwQFBgcICQoLDA0ODw$" HASH32,
+		 "the salt is not standard base64"},
+		{"pbkdf2-sha256$1000$AAECAwQFBgcICQoLDA0OD-==$" HASH32,
+		 "the salt is not standard base64"},
+		{"pbkdf2-sha256$1000$AAECAwQFBgcICQoLDA0ODx==$" HASH32,
+		 "the salt is not standard base64"},
+		{"pbkdf2-sha256$1000$AAEC AwQFBgcICQoLDA0ODw==$" HASH32,
+		 "the salt is not standard base64"},
+		{"pbkdf2-sha256$1000$AAECAwQFBg==$" HASH32,
+		 "the salt is 7 bytes, must be 8..64"},
+		{"pbkdf2-sha256$1000$AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g"
+		 "ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0A=$" HASH32,
+		 "the salt is 65 bytes, must be 8..64"},
+		{"pbkdf2-sha256$1000$" SALT16 "$",
+		 "the hash is not standard base64 with padding"},
+		{"pbkdf2-sha256$1000$" SALT16
+		 "$ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgg==",
+		 "the hash is 31 bytes, must be 32 (PBKDF2-HMAC-SHA256)"},
+		{"pbkdf2-sha256$1000$" SALT16
+		 "$ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoOE",
+		 "the hash is 33 bytes, must be 32"},
+		{"pbkdf2-sha256$1000$" SALT16
+		 "$ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoN=",
+		 "the hash is not standard base64"},
+		{"pbkdf2-sha256$1000$" SALT16
+		 "$ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM",
+		 "the hash is not standard base64"},
+		{"pbkdf2-sha256$1000$" SALT16
+		 "$ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1_f4CBgoM=",
+		 "the hash is not standard base64"},
+		{"pbkdf2-sha256$1000$" SALT16 "$" SALT16,
+		 "the hash is 16 bytes, must be 32"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, USERS_HEAD "admin = %s\n",
+		         bad[i].value);
+		EXPECT_ERR(text, "t.ini:13: [users] admin: ", bad[i].what);
+		CHECK(strstr(err, "hunter2") == NULL);
+		CHECK(strstr(err, "ZGVmZ2hp") == NULL);
+		CHECK(strstr(err, "AAECAwQF") == NULL);
+	}
+
+	/* Only [eal] args continues on indented lines. */
+	EXPECT_ERR(USERS_HEAD "admin = " GOOD_HASH "\n  " HASH32 "\n",
+	           "t.ini:14: [users] admin:",
+	           "indented line would continue this value, but only [eal] "
+	           "args may span lines");
+	CHECK(strstr(err, "ZGVmZ2hp") == NULL);
 }
 
 int main(void)
@@ -873,5 +1260,7 @@ int main(void)
 	test_all_profiles();
 	test_tcp_and_test_sections();
 	test_host_section();
+	test_http_section();
+	test_users_section();
 	CHECK_DONE();
 }

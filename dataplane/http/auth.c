@@ -1,0 +1,313 @@
+/*
+ * auth.c - HTTP Basic authentication with a per-lcore verdict cache (see
+ * auth.h for the contract, the cache and the timing choices).
+ */
+#include "dataplane/http/auth.h"
+
+#include "dataplane/http/base64.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/random.h>
+
+/* wolfSSL's build options first: its other headers depend on them. */
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/pwdbased.h>
+#include <wolfssl/wolfcrypt/sha256.h>
+
+_Static_assert(sizeof(struct auth_ctx) <= AUTH_CTX_SIZE_MAX,
+               "auth.h documents the context's size");
+_Static_assert(AUTH_TOKEN_MAX <= UINT16_MAX, "entry length is 16 bits");
+
+/* The unknown-user path hashes with this salt; its result is compared with
+ * a zero verifier and thrown away. */
+static const uint8_t dummy_salt[16] = {
+	'l', 'o', 'o', 'm', '-', 'n', 'o', '-', 's', 'u', 'c', 'h', '-', 'u',
+	's', 'r',
+};
+
+/* ------------------------------------------------------------------------
+ * Helpers
+ */
+
+/* Constant-time equality: the loop runs over all n bytes whatever they
+ * hold; the volatile accumulator keeps the compiler from ending it at the
+ * first difference. */
+static bool ct_equal(const uint8_t *x, const uint8_t *y, size_t n)
+{
+	volatile uint8_t d = 0;
+	for (size_t i = 0; i < n; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
+/* memset that the compiler may not drop as a dead store. */
+static void wipe(void *p, size_t n)
+{
+	volatile uint8_t *v = p;
+	while (n--)
+		*v++ = 0;
+}
+
+static bool is_name_char(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
+static uint64_t load64_le(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+#define ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                             \
+	do {                                                                 \
+		v0 += v1;                                                    \
+		v1 = ROTL64(v1, 13);                                         \
+		v1 ^= v0;                                                    \
+		v0 = ROTL64(v0, 32);                                         \
+		v2 += v3;                                                    \
+		v3 = ROTL64(v3, 16);                                         \
+		v3 ^= v2;                                                    \
+		v0 += v3;                                                    \
+		v3 = ROTL64(v3, 21);                                         \
+		v3 ^= v0;                                                    \
+		v2 += v1;                                                    \
+		v1 = ROTL64(v1, 17);                                         \
+		v1 ^= v2;                                                    \
+		v2 = ROTL64(v2, 32);                                         \
+	} while (0)
+
+/* SipHash-2-4 (Aumasson and Bernstein): the cache's keyed fingerprint. */
+static uint64_t siphash24(const uint64_t k[2], const uint8_t *in, size_t len)
+{
+	uint64_t v0 = 0x736f6d6570736575ULL ^ k[0];
+	uint64_t v1 = 0x646f72616e646f6dULL ^ k[1];
+	uint64_t v2 = 0x6c7967656e657261ULL ^ k[0];
+	uint64_t v3 = 0x7465646279746573ULL ^ k[1];
+	size_t whole = len - len % 8;
+	for (size_t i = 0; i < whole; i += 8) {
+		uint64_t m = load64_le(in + i);
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	uint64_t b = (uint64_t)len << 56;
+	for (size_t i = 0; i < len % 8; i++)
+		b |= (uint64_t)in[whole + i] << (8 * i);
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* ------------------------------------------------------------------------
+ * API
+ */
+
+int auth_hash_password(const char *password, size_t len, const uint8_t *salt,
+                       size_t salt_len, uint32_t iterations,
+                       uint8_t out[AUTH_HASH_LEN])
+{
+	if (iterations == 0 || iterations > INT_MAX || len > INT_MAX ||
+	    salt_len > INT_MAX || (password == NULL && len > 0) ||
+	    (salt == NULL && salt_len > 0))
+		return -1;
+	/* wolfCrypt wants a pointer even for an empty password. */
+	static const char empty[1] = "";
+	const byte *pw = (const byte *)(len > 0 ? password : empty);
+	int rc = wc_PBKDF2(out, pw, (int)len, salt, (int)salt_len,
+	                   (int)iterations, AUTH_HASH_LEN, WC_SHA256);
+	return rc == 0 ? 0 : -1;
+}
+
+void auth_init(struct auth_ctx *a, enum loom_auth_mode mode,
+               const struct loom_user *users, uint16_t n_users)
+{
+	wipe(a, sizeof *a);
+	a->mode = mode;
+	if (n_users > LOOM_MAX_USERS)
+		n_users = LOOM_MAX_USERS;
+	for (uint16_t i = 0; i < n_users; i++) {
+		struct loom_user *u = &a->users[a->n_users];
+		size_t nlen = strnlen(users[i].name, sizeof u->name - 1);
+		/* Names are compared as zero-padded 64-byte blocks. */
+		memcpy(u->name, users[i].name, nlen);
+		u->iterations = users[i].iterations;
+		u->salt_len = users[i].salt_len <= sizeof u->salt
+		                      ? users[i].salt_len
+		                      : (uint8_t)sizeof u->salt;
+		memcpy(u->salt, users[i].salt, u->salt_len);
+		memcpy(u->hash, users[i].hash, sizeof u->hash);
+		if (nlen == 0)
+			continue; /* never matches: a name is never empty */
+		if (u->iterations > a->dummy_iterations)
+			a->dummy_iterations = u->iterations;
+		a->n_users++;
+	}
+	/* No user at all: the dummy still costs what the config's least
+	 * iteration count would. */
+	if (a->dummy_iterations == 0)
+		a->dummy_iterations = 1000;
+	/* Without entropy the fingerprint is merely predictable: it only
+	 * picks which entry gets the full constant-time comparison. */
+	if (getrandom(a->fp_key, sizeof a->fp_key, 0) !=
+	    (ssize_t)sizeof a->fp_key) {
+		a->fp_key[0] = 0x6c6f6f6d2d617574ULL;
+		a->fp_key[1] = 0x682d6b65792d3031ULL;
+	}
+}
+
+static enum auth_result bad(struct auth_ctx *a)
+{
+	a->failures++;
+	return AUTH_BAD;
+}
+
+static struct auth_cache_entry *cache_find(struct auth_ctx *a, uint64_t fp,
+                                           const uint8_t *tok, size_t len)
+{
+	for (unsigned i = 0; i < AUTH_CACHE_SLOTS; i++) {
+		struct auth_cache_entry *e = &a->cache[i];
+		if (e->len == len && e->fp == fp && ct_equal(e->token, tok, len))
+			return e;
+	}
+	return NULL;
+}
+
+/* Clock: a referenced entry loses its bit and survives this sweep; the
+ * first free or unreferenced one is replaced. Ends within two turns. */
+static void cache_insert(struct auth_ctx *a, uint64_t fp, const uint8_t *tok,
+                         size_t len, enum auth_result r)
+{
+	struct auth_cache_entry *e;
+	for (;;) {
+		e = &a->cache[a->hand];
+		a->hand = (a->hand + 1) % AUTH_CACHE_SLOTS;
+		if (e->len == 0 || !e->ref)
+			break;
+		e->ref = 0;
+	}
+	wipe(e->token, e->len);
+	memcpy(e->token, tok, len);
+	e->len = (uint16_t)len;
+	e->fp = fp;
+	e->result = (uint8_t)r;
+	e->ref = r == AUTH_OK;
+}
+
+static bool ascii_ieq(const char *s, const char *lower, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != lower[i])
+			return false;
+	}
+	return true;
+}
+
+/* The index of the user named name[0..len), or -1: every configured user
+ * is compared, each over its whole zero-padded name block. */
+static int find_user(const struct auth_ctx *a, const uint8_t *name, size_t len)
+{
+	uint8_t want[sizeof a->users[0].name];
+	memset(want, 0, sizeof want);
+	memcpy(want, name, len); /* len < sizeof want: checked by the caller */
+	int found = -1;
+	for (int i = 0; i < a->n_users; i++) {
+		int m = -(int)ct_equal(want, (const uint8_t *)a->users[i].name,
+		                       sizeof want);
+		found = (found & ~m) | (i & m);
+	}
+	return found;
+}
+
+enum auth_result auth_check(struct auth_ctx *a, struct http_span authorization)
+{
+	a->checks++;
+	if (a->mode == LOOM_AUTH_NONE)
+		return AUTH_OK;
+	const char *s = authorization.p;
+	size_t n = authorization.len;
+	if (s == NULL || n == 0)
+		return AUTH_MISSING;
+
+	/* "Basic" 1*SP token68 (RFC 7617, 7235): no tab, nothing after. */
+	if (n < 6 || !ascii_ieq(s, "basic", 5) || s[5] != ' ')
+		return bad(a);
+	size_t i = 6;
+	while (i < n && s[i] == ' ')
+		i++;
+	const uint8_t *tok = (const uint8_t *)s + i;
+	size_t tlen = n - i;
+	if (tlen == 0 || tlen > AUTH_TOKEN_MAX)
+		return bad(a);
+
+	uint64_t fp = siphash24(a->fp_key, tok, tlen);
+	struct auth_cache_entry *e = cache_find(a, fp, tok, tlen);
+	if (e != NULL) {
+		a->cache_hits++;
+		e->ref = 1;
+		return e->result == AUTH_OK ? AUTH_OK : bad(a);
+	}
+
+	uint8_t dec[BASE64_DECODED_MAX(AUTH_TOKEN_MAX)];
+	long dl = base64_decode((const char *)tok, tlen, dec, sizeof dec);
+	if (dl < 0)
+		return bad(a);
+	const uint8_t *colon = memchr(dec, ':', (size_t)dl);
+	size_t ulen = colon ? (size_t)(colon - dec) : 0;
+	bool possible = colon != NULL && ulen > 0 &&
+	                ulen < sizeof a->users[0].name;
+	for (size_t k = 0; possible && k < ulen; k++)
+		possible = is_name_char(dec[k]);
+	/* RFC 7617 section 2: no control characters in the password either.
+	 * This also matters to PBKDF2: HMAC pads its key with zeros, so
+	 * "pw" and "pw\0" would otherwise both be right. */
+	for (size_t k = ulen + 1; possible && k < (size_t)dl; k++)
+		possible = dec[k] >= 0x20 && dec[k] != 0x7f;
+	if (!possible) {
+		wipe(dec, sizeof dec);
+		return bad(a);
+	}
+
+	int u = find_user(a, dec, ulen);
+	const uint8_t *salt = dummy_salt, *want = NULL;
+	size_t salt_len = sizeof dummy_salt;
+	uint32_t iterations = a->dummy_iterations;
+	static const uint8_t zero_hash[AUTH_HASH_LEN];
+	want = zero_hash;
+	if (u >= 0) {
+		salt = a->users[u].salt;
+		salt_len = a->users[u].salt_len;
+		iterations = a->users[u].iterations;
+		want = a->users[u].hash;
+	}
+	uint8_t got[AUTH_HASH_LEN];
+	const char *pw = (const char *)colon + 1;
+	size_t plen = (size_t)dl - ulen - 1;
+	int rc = auth_hash_password(pw, plen, salt, salt_len, iterations, got);
+	a->slow_hashes++;
+	bool match = ct_equal(got, want, AUTH_HASH_LEN);
+	bool ok = rc == 0 && u >= 0 && match;
+	wipe(dec, sizeof dec);
+	wipe(got, sizeof got);
+
+	enum auth_result r = ok ? AUTH_OK : AUTH_BAD;
+	cache_insert(a, fp, tok, tlen, r);
+	return ok ? AUTH_OK : bad(a);
+}

@@ -1,0 +1,243 @@
+#include "dataplane/metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_ring.h>
+
+#include "dataplane/counters.h"
+#include "dataplane/http/rest_server.h"
+#include "dataplane/lcore.h"
+#include "dataplane/storage_lcore.h"
+#include "storage/batch.h"
+
+struct out {
+	char *buf;
+	size_t cap, len;
+	bool full;
+};
+
+/* Append one line; a line that does not fit ends the output there. */
+static void line(struct out *o, const char *fmt, ...)
+{
+	if (o->full)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->cap - o->len) {
+		o->full = true;
+		return;
+	}
+	o->len += (size_t)n;
+}
+
+static void counter(struct out *o, const char *name, const char *help,
+                    uint64_t v)
+{
+	line(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name,
+	     name, (unsigned long long)v);
+}
+
+static void gauge(struct out *o, const char *name, const char *help,
+                  uint64_t v)
+{
+	line(o, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name,
+	     name, (unsigned long long)v);
+}
+
+struct prefixed {
+	struct out *o;
+	const char *prefix;
+};
+
+static void each_counter(void *arg, const char *name, uint64_t value)
+{
+	struct prefixed *p = arg;
+	line(p->o, "# TYPE loom_%s_%s_total counter\nloom_%s_%s_total %llu\n",
+	     p->prefix, name, p->prefix, name, (unsigned long long)value);
+}
+
+static void http_metrics(struct out *o, const struct loomd *app)
+{
+	struct rest_stats st;
+	memset(&st, 0, sizeof st);
+	uint64_t conns = 0, auth[4] = {0}, a[4];
+	for (uint16_t i = 0; i < app->n_io; i++) {
+		const struct io_lcore *io = app->io[i];
+		if (io->rest == NULL)
+			continue;
+		counters_add(&st, rest_stats(io->rest), sizeof st);
+		conns += rest_conn_count(io->rest);
+		rest_auth_counters(io->rest, a);
+		for (int k = 0; k < 4; k++)
+			auth[k] += a[k];
+	}
+	counter(o, "loom_http_requests_total", "HTTP requests parsed",
+	        st.requests);
+	line(o, "# HELP loom_http_responses_total HTTP responses by status\n"
+	        "# TYPE loom_http_responses_total counter\n");
+	for (int i = 0; i < REST_ST_OTHER; i++)
+		line(o, "loom_http_responses_total{code=\"%d\"} %llu\n",
+		     rest_status_code((enum rest_status_idx)i),
+		     (unsigned long long)st.status[i]);
+	line(o, "loom_http_responses_total{code=\"other\"} %llu\n",
+	     (unsigned long long)st.status[REST_ST_OTHER]);
+	line(o, "# HELP loom_http_requests_by_method_total requests by method\n"
+	        "# TYPE loom_http_requests_by_method_total counter\n"
+	        "loom_http_requests_by_method_total{method=\"GET\"} %llu\n"
+	        "loom_http_requests_by_method_total{method=\"POST\"} %llu\n"
+	        "loom_http_requests_by_method_total{method=\"PUT\"} %llu\n"
+	        "loom_http_requests_by_method_total{method=\"DELETE\"} %llu\n"
+	        "loom_http_requests_by_method_total{method=\"HEAD\"} %llu\n"
+	        "loom_http_requests_by_method_total{method=\"other\"} %llu\n",
+	     (unsigned long long)st.req_get, (unsigned long long)st.req_post,
+	     (unsigned long long)st.req_put, (unsigned long long)st.req_delete,
+	     (unsigned long long)st.req_head,
+	     (unsigned long long)st.req_other);
+	gauge(o, "loom_http_connections", "open HTTP connections", conns);
+	counter(o, "loom_http_connections_accepted_total",
+	        "HTTP connections accepted", st.accepted);
+	counter(o, "loom_http_connections_refused_total",
+	        "connections refused: no free slot", st.refused);
+	counter(o, "loom_http_writes_submitted_total",
+	        "writes handed to the storage lcore", st.writes_submitted);
+	counter(o, "loom_http_writes_completed_total",
+	        "writes answered by the storage lcore", st.writes_completed);
+	counter(o, "loom_http_writes_orphaned_total",
+	        "committed writes whose client had gone", st.writes_orphaned);
+	counter(o, "loom_http_backpressure_waits_total",
+	        "requests that waited for a buffer or ring slot",
+	        st.backpressure_waits);
+	counter(o, "loom_http_backpressure_503_total",
+	        "requests refused after backpressure_timeout_ms",
+	        st.backpressure_503);
+	counter(o, "loom_http_timeouts_total",
+	        "requests not completed within header_timeout_ms (408)",
+	        st.timeouts_408);
+	counter(o, "loom_http_idle_closed_total",
+	        "connections closed after idle_timeout_ms", st.idle_closed);
+	counter(o, "loom_http_aborted_total",
+	        "connections reset: an answer had nowhere to go", st.aborted);
+	counter(o, "loom_http_continues_total", "100 Continue sent",
+	        st.continues);
+	counter(o, "loom_http_ids_generated_total", "UUIDv4 ids assigned",
+	        st.ids_generated);
+	counter(o, "loom_http_received_bytes_total", "request bytes consumed",
+	        st.bytes_in);
+	counter(o, "loom_http_sent_bytes_total", "response bytes sent",
+	        st.bytes_out);
+	line(o, "# HELP loom_http_write_latency_seconds submission to "
+	        "commit completion, as seen by the io lcore\n"
+	        "# TYPE loom_http_write_latency_seconds histogram\n");
+	uint64_t cum = 0;
+	for (int i = 0; i < REST_LAT_BUCKETS - 1; i++) {
+		cum += st.write_lat[i];
+		line(o, "loom_http_write_latency_seconds_bucket{le=\"%g\"} %llu\n",
+		     rest_lat_bounds_us[i] / 1e6, (unsigned long long)cum);
+	}
+	cum += st.write_lat[REST_LAT_BUCKETS - 1];
+	line(o, "loom_http_write_latency_seconds_bucket{le=\"+Inf\"} %llu\n"
+	        "loom_http_write_latency_seconds_sum %.6f\n"
+	        "loom_http_write_latency_seconds_count %llu\n",
+	     (unsigned long long)cum, st.write_lat_us_sum / 1e6,
+	     (unsigned long long)cum);
+	counter(o, "loom_auth_checks_total", "credential checks", auth[0]);
+	counter(o, "loom_auth_cache_hits_total",
+	        "checks answered from the verified-credentials cache", auth[1]);
+	counter(o, "loom_auth_slow_hashes_total", "PBKDF2 computations",
+	        auth[2]);
+	counter(o, "loom_auth_failures_total", "checks that failed", auth[3]);
+}
+
+static void storage_metrics(struct out *o, const struct loomd *app,
+                            struct store_reader *reader)
+{
+	if (app->storage == NULL)
+		return;
+	struct storage_counters sc;
+	memset(&sc, 0, sizeof sc);
+	counters_add(&sc, storage_lcore_counters(app->storage), sizeof sc);
+	counter(o, "loom_storage_commits_total", "LMDB write txns committed",
+	        sc.commits);
+	counter(o, "loom_storage_entries_total",
+	        "write requests processed, whatever their result", sc.entries);
+	counter(o, "loom_storage_txn_errors_total",
+	        "group commits aborted by an LMDB error", sc.txn_errors);
+	line(o, "# HELP loom_storage_writes_total writes by result\n"
+	        "# TYPE loom_storage_writes_total counter\n"
+	        "loom_storage_writes_total{op=\"post\"} %llu\n"
+	        "loom_storage_writes_total{op=\"put\"} %llu\n"
+	        "loom_storage_writes_total{op=\"delete\"} %llu\n"
+	        "loom_storage_writes_total{result=\"exists\"} %llu\n"
+	        "loom_storage_writes_total{result=\"not_found\"} %llu\n"
+	        "loom_storage_writes_total{result=\"invalid\"} %llu\n"
+	        "loom_storage_writes_total{result=\"full\"} %llu\n"
+	        "loom_storage_writes_total{result=\"failed\"} %llu\n",
+	     (unsigned long long)sc.posts, (unsigned long long)sc.puts,
+	     (unsigned long long)sc.deletes, (unsigned long long)sc.exists,
+	     (unsigned long long)sc.not_found, (unsigned long long)sc.invalid,
+	     (unsigned long long)sc.full,
+	     (unsigned long long)sc.failed);
+	static const char *const le[8] = {"1", "3", "7", "15", "31", "63",
+	                                  "127", "+Inf"};
+	line(o, "# HELP loom_storage_batch_size requests per group commit\n"
+	        "# TYPE loom_storage_batch_size histogram\n");
+	uint64_t cum = 0;
+	for (int i = 0; i < 8; i++) {
+		cum += sc.batch_hist[i];
+		line(o, "loom_storage_batch_size_bucket{le=\"%s\"} %llu\n", le[i],
+		     (unsigned long long)cum);
+	}
+	line(o, "loom_storage_batch_size_sum %llu\n"
+	        "loom_storage_batch_size_count %llu\n",
+	     (unsigned long long)sc.entries, (unsigned long long)cum);
+	line(o, "# HELP loom_storage_commit_seconds_total time in commits\n"
+	        "# TYPE loom_storage_commit_seconds_total counter\n"
+	        "loom_storage_commit_seconds_total %.6f\n",
+	     sc.commit_ns_total / 1e9);
+	counter(o, "loom_storage_syncs_total", "periodic syncs (interval mode)",
+	        sc.syncs);
+	line(o, "# HELP loom_storage_ring_depth writes waiting per io lcore\n"
+	        "# TYPE loom_storage_ring_depth gauge\n");
+	for (uint16_t i = 0; i < app->n_io; i++)
+		line(o, "loom_storage_ring_depth{io=\"%u\"} %u\n", (unsigned)i,
+		     storage_lcore_in_depth(app->storage, i));
+	uint64_t n;
+	if (reader != NULL && store_record_count(reader, &n) == 0)
+		gauge(o, "loom_storage_records",
+		      "records in LMDB, tombstones included", n);
+}
+
+size_t metrics_render(const struct loomd *app, struct store_reader *reader,
+                      char *buf, size_t cap)
+{
+	struct out o = {buf, cap, 0, cap == 0};
+	gauge(&o, "loom_node_id", "this node's id", app->cfg->node_id);
+	http_metrics(&o, app);
+	storage_metrics(&o, app, reader);
+
+	struct lcore_counters lc;
+	struct net_stats ns;
+	struct tcp_stats ts;
+	memset(&lc, 0, sizeof lc);
+	memset(&ns, 0, sizeof ns);
+	memset(&ts, 0, sizeof ts);
+	for (uint16_t i = 0; i < app->n_io; i++) {
+		counters_add(&lc, &app->io[i]->c, sizeof lc);
+		counters_add(&ns, &app->io[i]->net.stats, sizeof ns);
+		counters_add(&ts, tcp_stack_stats(app->io[i]->tcp), sizeof ts);
+	}
+	counter(&o, "loom_io_rx_packets_total", "frames received", lc.rx_pkts);
+	counter(&o, "loom_io_tx_packets_total", "frames sent", lc.tx_pkts);
+	counter(&o, "loom_io_no_mbuf_total", "mbuf pool empty", lc.no_mbuf);
+	struct prefixed pn = {&o, "net"}, pt = {&o, "tcp"};
+	net_stats_foreach(&ns, each_counter, &pn);
+	tcp_stats_foreach(&ts, each_counter, &pt);
+	gauge(&o, "loom_repl_peers", "replication peers (none until the "
+	      "replication subsystem lands)", 0);
+	return o.len;
+}
