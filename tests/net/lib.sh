@@ -339,3 +339,141 @@ tcp_idle() { stats_true '.totals.tcp_conns == 0'; }
 tcp_report() {
   jq -c '{totals: .totals}, (.lcores[]? | select(.tcp) | {lcore, tcp})' "$STATS"
 }
+
+# --- HTTP (the REST API, DESIGN §3) -----------------------------------------
+
+HTTP_PORT=9926 # loomd's default [dataplane] http_port
+HTTP_STATUS=""
+LOOMCTL=${LOOM_LOOMCTL:-$BUILD/loomctl}
+
+# http_url PATH: the node's REST URL for PATH.
+http_url() { echo "http://$NODE_IP:$HTTP_PORT$1"; }
+
+# http_req NAME METHOD PATH [CURL ARGS...]: one request with curl from
+# client 1 (bounded to 10 s): the response head(s) in WORK/NAME.head (an
+# interim 100 Continue first, if any), the body in WORK/NAME.body, curl's
+# stderr (and -v trace) in WORK/NAME.err; the status in HTTP_STATUS ("000"
+# when there was no answer). Call it directly, not in $(...).
+http_req() {
+  local name=$1 method=$2 path=$3; shift 3
+  HTTP_STATUS=$(in_client curl -sS --max-time 10 -X "$method" \
+    -D "$WORK/$name.head" -o "$WORK/$name.body" -w '%{http_code}' \
+    "$@" "$(http_url "$path")" 2>"$WORK/$name.err") || true
+  HTTP_STATUS=${HTTP_STATUS:-000}
+}
+
+# expect_status NAME CODE: the last http_req (named NAME) answered CODE.
+expect_status() {
+  local body=""
+  [[ -f $WORK/$1.body ]] && body=$(head -c 300 "$WORK/$1.body" | tr -d '\0')
+  [[ $HTTP_STATUS == "$2" ]] ||
+    fail "$1: status $HTTP_STATUS, want $2; body: $body; curl: $(tail -n 2 "$WORK/$1.err" 2>/dev/null)"
+}
+
+# expect_error NAME CODE: status CODE and a JSON body {"error": "..."}.
+expect_error() {
+  expect_status "$1" "$2"
+  jq -e '(type == "object") and (.error | type == "string")' "$WORK/$1.body" >/dev/null 2>&1 ||
+    fail "$1: the $2 body is not {\"error\": \"...\"}: $(head -c 300 "$WORK/$1.body")"
+}
+
+# http_header NAME FIELD: the value of FIELD (case-insensitive) in the final
+# response head of http_req NAME; empty when absent.
+http_header() {
+  awk -v f="$(tr '[:upper:]' '[:lower:]' <<<"$2")" '
+    { sub(/\r$/, "") }
+    /^HTTP\// { v = ""; next }
+    { i = index($0, ":")
+      if (i > 0 && tolower(substr($0, 1, i - 1)) == f) {
+        v = substr($0, i + 1); sub(/^[ \t]+/, "", v); sub(/[ \t]+$/, "", v) } }
+    END { print v }' "$WORK/$1.head"
+}
+
+# http_health_ok [CURL ARGS...]: GET /health answers 200.
+http_health_ok() {
+  [[ $(in_client curl -s -o /dev/null --max-time 5 -w '%{http_code}' "$@" \
+    "$(http_url /health)" 2>/dev/null) == 200 ]]
+}
+
+# wait_http [SECONDS [CURL ARGS...]]: wait until loomd's REST API answers
+# GET /health with 200 (default 60 s).
+wait_http() {
+  local secs=${1:-60}
+  if (($# > 0)); then shift; fi
+  wait_for "$secs" "loomd's REST API (GET /health on $NODE_IP:$HTTP_PORT)" \
+    http_health_ok "$@"
+}
+
+# metrics_get FILE [CURL ARGS...]: GET /metrics into FILE; fails unless 200.
+metrics_get() {
+  local file=$1 code; shift
+  code=$(in_client curl -sS --max-time 10 -o "$file" -w '%{http_code}' "$@" \
+    "$(http_url /metrics)" 2>/dev/null) || true
+  [[ $code == 200 ]] || fail "GET /metrics: status ${code:-000}"
+}
+
+# metric_sum NAME FILE: the sum of every sample of metric NAME (with or
+# without labels) in the Prometheus text FILE; empty when NAME is absent.
+metric_sum() {
+  awk -v n="$1" '
+    /^#/ { next }
+    $1 == n || index($1, n "{") == 1 {
+      line = $0
+      sub(/^[^ {]+(\{[^}]*\})?[ \t]+/, "", line)
+      split(line, f, /[ \t]+/)
+      s += f[1]; found = 1 }
+    END { if (found) printf "%.0f\n", s }' "$2"
+}
+
+# metric_is NAME VALUE [CURL ARGS...]: /metrics has NAME summing to VALUE
+# (METRIC_LAST keeps what was read).
+METRIC_LAST=""
+metric_is() {
+  local name=$1 want=$2; shift 2
+  metrics_get "$WORK/metrics.poll" "$@"
+  METRIC_LAST=$(metric_sum "$name" "$WORK/metrics.poll")
+  [[ $METRIC_LAST == "$want" ]]
+}
+
+# wait_metric SECONDS NAME VALUE [CURL ARGS...]: wait until NAME sums to
+# VALUE (counters may trail the responses a little); fails with the last
+# value read.
+wait_metric() {
+  local secs=$1 name=$2 want=$3; shift 3
+  local end=$((SECONDS + secs))
+  until metric_is "$name" "$want" "$@"; do
+    loomd_check "while waiting for $name == $want"
+    [[ $SECONDS -lt $end ]] ||
+      fail "$name is '${METRIC_LAST}' after ${secs}s, want $want"
+    sleep 0.2
+  done
+}
+
+# user_hash USER PASSWORD: the verifier `loomctl passwd` makes for USER
+# (1000 iterations: a test needs no guessing resistance), for
+# node_config --user USER=HASH.
+user_hash() {
+  local out h
+  [[ -x $LOOMCTL ]] || fail "no loomctl at $LOOMCTL (build it, or set LOOM_LOOMCTL)"
+  out=$(printf '%s\n' "$2" | "$LOOMCTL" passwd --iterations 1000 "$1") ||
+    fail "loomctl passwd --iterations 1000 $1 failed"
+  # "USER = pbkdf2-sha256$N$SALT$HASH"
+  h=$(sed -n 's/^[^=]*=[[:space:]]*//p' <<<"$out" | tail -n 1)
+  [[ -n $h ]] || fail "loomctl passwd printed no verifier: $out"
+  printf '%s\n' "$h"
+}
+
+# kill9_loomd: SIGKILL loomd (a crash: no shutdown at all) and reap it;
+# start_loomd may then run it again on the same data.
+kill9_loomd() {
+  [[ -n $LOOMD_PID ]] || fail "kill9_loomd: loomd is not running"
+  loomd_alive || loomd_check "before kill -9"
+  kill -9 "$LOOMD_PID"
+  wait "$LOOMD_PID" 2>/dev/null || true
+  LOOMD_PID=""
+}
+
+# lines_in FILE: its line count (0 if it does not exist yet).
+lines_in() {
+  if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi
+}
