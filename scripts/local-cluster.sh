@@ -3,7 +3,8 @@
 #
 #   scripts/local-cluster.sh [up]    install packages, build, bring up a devnet
 #                                    (network namespaces only), start loomd and
-#                                    show it answering ARP, ping and TCP
+#                                    show it answering ARP and ping, then
+#                                    write a record over HTTP and read it back
 #   scripts/local-cluster.sh status  what is running
 #   scripts/local-cluster.sh down    stop loomd and remove the devnet
 #
@@ -58,7 +59,7 @@ up() {
   cli_ns=$(jq -r '.clients[0].ns' <<<"$state")
 
   scripts/node-config.sh --tag "$TAG" --node 1 --ip "$node_ip/$prefix" --dir "$RUN" \
-    --echo-port 7 >"$RUN/n1.ini"
+    >"$RUN/n1.ini"
   "$BUILD/loomd" --check-config "$RUN/n1.ini"
   ip netns exec "$node_ns" setsid "$BUILD/loomd" --config "$RUN/n1.ini" \
     >"$RUN/n1.log" 2>&1 </dev/null &
@@ -75,20 +76,17 @@ up() {
   ip netns exec "$cli_ns" arping -c 2 -w 10 -I eth0 "$node_ip"
   echo "== from client namespace $cli_ns: ping $node_ip"
   ip netns exec "$cli_ns" ping -n -c 3 -i 0.2 -W 5 "$node_ip"
-  echo "== from client namespace $cli_ns: a TCP connection to loomd's test echo service on port 7"
-  ip netns exec "$cli_ns" python3 -c '
-import socket, sys
-s = socket.create_connection((sys.argv[1], 7), timeout=10)
-s.sendall(b"hello from the client namespace")
-s.shutdown(socket.SHUT_WR)
-reply = b""
-while True:
-    chunk = s.recv(4096)
-    if not chunk:
-        break
-    reply += chunk
-print("echoed by loomd over its own TCP:", reply.decode())
-' "$node_ip"
+  local url="http://$node_ip:9926" loc
+  echo "== from client namespace $cli_ns: POST a record to $url/demo/ (loomd's own TCP and HTTP)"
+  loc=$(ip netns exec "$cli_ns" curl -sS -m 10 -D - -o /dev/null -X POST \
+    -H 'Content-Type: application/json' \
+    -d '{"name":"first record","written_by":"local-cluster.sh"}' "$url/demo/" |
+    tr -d '\r' | awk -F': ' 'tolower($1) == "location" {print $2}')
+  [[ -n $loc ]] || die "POST $url/demo/ did not answer 201 with a Location"
+  echo "201 Created, Location: $loc (committed to LMDB before the answer)"
+  echo "== GET $url$loc"
+  ip netns exec "$cli_ns" curl -sS -m 10 -f "$url$loc"
+  echo
   sleep 1.2
   echo "== loomd counters (totals)"
   jq -c '.totals' "$RUN/stats.json"
