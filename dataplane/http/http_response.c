@@ -31,21 +31,46 @@ const char *http_reason(int status)
 	}
 }
 
+void hout_u64(struct http_out *o, uint64_t v)
+{
+	char d[20];
+	size_t n = 0;
+	do {
+		d[sizeof d - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	hout_mem(o, d + sizeof d - n, n);
+}
+
 size_t http_resp_head(char *buf, size_t cap, int status, const char *ctype,
                       size_t body_len, bool close, const char *extra)
 {
-	char cl[40] = "";
-	if (body_len != HTTP_NO_LENGTH)
-		snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", body_len);
-	int n = snprintf(buf, cap, "HTTP/1.1 %d %s\r\n%s%s%s%s%s%s\r\n",
-	                 status, http_reason(status),
-	                 ctype != NULL ? "Content-Type: " : "",
-	                 ctype != NULL ? ctype : "", ctype != NULL ? "\r\n" : "",
-	                 cl, close ? "Connection: close\r\n" : "",
-	                 extra != NULL ? extra : "");
-	if (n < 0 || (size_t)n >= cap)
+	struct http_out o = {buf, 0, cap, false};
+	hout_str(&o, "HTTP/1.1 ");
+	hout_u64(&o, (uint64_t)status);
+	hout_mem(&o, " ", 1);
+	hout_str(&o, http_reason(status));
+	hout_mem(&o, "\r\n", 2);
+	if (ctype != NULL) {
+		hout_str(&o, "Content-Type: ");
+		hout_str(&o, ctype);
+		hout_mem(&o, "\r\n", 2);
+	}
+	if (body_len != HTTP_NO_LENGTH) {
+		hout_str(&o, "Content-Length: ");
+		hout_u64(&o, body_len);
+		hout_mem(&o, "\r\n", 2);
+	}
+	if (close)
+		hout_str(&o, "Connection: close\r\n");
+	if (extra != NULL)
+		hout_str(&o, extra);
+	hout_mem(&o, "\r\n", 2);
+	/* Room for a NUL too, as snprintf needed: callers rely on it. */
+	if (o.overflow || o.len >= cap)
 		return 0;
-	return (size_t)n;
+	buf[o.len] = '\0';
+	return o.len;
 }
 
 /* Escape msg as the inside of a JSON string; messages are our own ASCII,

@@ -95,6 +95,35 @@ static enum json_err utf8(struct scan *s, uint32_t *cp)
 }
 
 /*
+ * The end of the run of plain bytes from pos: printable ASCII other than
+ * '"' and '\\', which need no decoding or checking. Most of a record's
+ * bytes are such runs, so they are skipped eight at a time (SWAR); the
+ * byte that ends a run goes through the full per-character path. This
+ * halved the validator's cost on the reference record (callgrind,
+ * bench/rest_insn.sh).
+ */
+static size_t plain_run(const uint8_t *b, size_t pos, size_t len)
+{
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	while (len - pos >= 8) {
+		uint64_t w;
+		memcpy(&w, b + pos, 8);
+		uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+		/* Bytes >= 0x80, < 0x20, == '"' or == '\\' (exact "any" tests:
+		 * a borrow only follows a byte that matched). */
+		uint64_t stop = (w | ((w - ones * 0x20) & ~w) |
+		                 ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs;
+		if (stop != 0)
+			break;
+		pos += 8;
+	}
+	while (pos < len && b[pos] >= 0x20 && b[pos] < 0x80 && b[pos] != '"' &&
+	       b[pos] != '\\')
+		pos++;
+	return pos;
+}
+
+/*
  * The string whose opening quote is at s->pos; s->pos ends after the
  * closing quote. *match: in, 0 to compare the decoded text with "id"
  * (out: 2 on a match) or -1 not to.
@@ -109,6 +138,8 @@ static enum json_err string(struct scan *s, bool *escaped, int *match)
 	for (;;) {
 		uint32_t cp;
 
+		if (*match < 0)
+			s->pos = plain_run(b, s->pos, s->len);
 		if (s->pos >= s->len)
 			return fail(s, JSON_ERR_SYNTAX, s->len);
 		uint8_t c = b[s->pos];

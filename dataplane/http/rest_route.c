@@ -1,6 +1,5 @@
 #include "dataplane/http/rest_route.h"
 
-#include <stdio.h>
 #include <string.h>
 
 static bool span_is(const char *p, size_t len, const char *lit)
@@ -88,9 +87,24 @@ void rest_route_parse(struct http_span target, struct rest_route *r)
 
 size_t rest_etag(struct loom_version v, char out[REST_ETAG_MAX])
 {
-	int n = snprintf(out, REST_ETAG_MAX, "\"%016llx-%u\"",
-	                 (unsigned long long)v.hlc, (unsigned)v.origin);
-	return n > 0 ? (size_t)n : 0;
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	out[n++] = '"';
+	for (int sh = 60; sh >= 0; sh -= 4)
+		out[n++] = hex[(v.hlc >> sh) & 15];
+	out[n++] = '-';
+	char d[5];
+	size_t k = 0;
+	unsigned o = v.origin;
+	do {
+		d[k++] = (char)('0' + o % 10);
+		o /= 10;
+	} while (o != 0);
+	while (k > 0)
+		out[n++] = d[--k];
+	out[n++] = '"';
+	out[n] = '\0';
+	return n;
 }
 
 static bool is_ows(char c) { return c == ' ' || c == '\t'; }

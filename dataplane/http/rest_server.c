@@ -605,7 +605,11 @@ static bool do_get(struct rest_conn *c, const struct http_request *req,
 	char etag[REST_ETAG_MAX];
 	size_t el = rest_etag(rec.version, etag);
 	char extra[64];
-	snprintf(extra, sizeof extra, "ETag: %.*s\r\n", (int)el, etag);
+	struct http_out x = {extra, 0, sizeof extra - 1, false};
+	hout_str(&x, "ETag: ");
+	hout_mem(&x, etag, el);
+	hout_mem(&x, "\r\n", 2);
+	extra[x.len] = '\0';
 	bool close = !req->keep_alive;
 	char head[RESP_SMALL];
 	if (rest_etag_matches(req->if_none_match, etag, el)) {
@@ -746,15 +750,16 @@ static bool dispatch(struct rest_conn *c, const struct http_request *req)
 			return true;
 		}
 		char body[64], head[RESP_SMALL];
-		int bl = snprintf(body, sizeof body,
-		                  "{\"status\":\"ok\",\"node\":%u}",
-		                  (unsigned)s->cfg.node_id);
+		struct http_out b = {body, 0, sizeof body, false};
+		hout_str(&b, "{\"status\":\"ok\",\"node\":");
+		hout_u64(&b, s->cfg.node_id);
+		hout_mem(&b, "}", 1);
+		size_t bl = b.len;
 		bool close = !req->keep_alive;
 		size_t hl = http_resp_head(head, sizeof head, 200,
-		                           "application/json", (size_t)bl,
-		                           close, NULL);
+		                           "application/json", bl, close, NULL);
 		if (!answer_body(c, 200, head, hl, body,
-		                 req->method == HTTP_M_HEAD ? 0 : (size_t)bl,
+		                 req->method == HTTP_M_HEAD ? 0 : bl,
 		                 close)) {
 			park(c);
 			return false;
@@ -985,7 +990,7 @@ static size_t render_completion(const struct write_req *r, char *buf,
 	bool close = (r->flags & WREQ_F_CLOSE) != 0;
 	const char *key = write_req_key(r);
 	char extra[REST_ID_MAX + REST_TABLE_MAX + 96];
-	char body[REST_ID_MAX + 8];
+	struct http_out x = {extra, 0, sizeof extra - 1, false};
 	char etag[REST_ETAG_MAX];
 	size_t hl;
 	int status;
@@ -994,22 +999,31 @@ static size_t render_completion(const struct write_req *r, char *buf,
 		rest_etag(r->version, etag);
 		if (r->op == WRITE_POST) {
 			status = 201;
-			snprintf(extra, sizeof extra,
-			         "Location: /%s/%.*s\r\nETag: %s\r\n",
-			         write_req_table(r), (int)r->key_len, key, etag);
-			int bl = snprintf(body, sizeof body, "\"%.*s\"",
-			                  (int)r->key_len, key);
+			hout_str(&x, "Location: /");
+			hout_mem(&x, write_req_table(r), r->table_len);
+			hout_mem(&x, "/", 1);
+			hout_mem(&x, key, r->key_len);
+			hout_str(&x, "\r\nETag: ");
+			hout_str(&x, etag);
+			hout_mem(&x, "\r\n", 2);
+			extra[x.len] = '\0';
+			size_t bl = r->key_len + 2u;
 			hl = http_resp_head(buf, cap, status, "application/json",
-			                    (size_t)bl, close, extra);
-			if (hl == 0 || hl + (size_t)bl > cap)
+			                    bl, close, extra);
+			if (hl == 0 || hl + bl > cap)
 				return 0;
-			memcpy(buf + hl, body, (size_t)bl);
+			buf[hl] = '"';
+			memcpy(buf + hl + 1, key, r->key_len);
+			buf[hl + bl - 1] = '"';
 			*status_out = status;
-			return hl + (size_t)bl;
+			return hl + bl;
 		}
 		if (r->op == WRITE_PUT) {
 			status = 204;
-			snprintf(extra, sizeof extra, "ETag: %s\r\n", etag);
+			hout_str(&x, "ETag: ");
+			hout_str(&x, etag);
+			hout_mem(&x, "\r\n", 2);
+			extra[x.len] = '\0';
 			*status_out = status;
 			return http_resp_head(buf, cap, status, NULL,
 			                      HTTP_NO_LENGTH, close, extra);
