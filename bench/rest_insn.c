@@ -252,7 +252,8 @@ int main(int argc, char **argv)
 		.max_conns = tc.max_conns, .large_data = BUF_DATA,
 		.auth_mode = LOOM_AUTH_NONE,
 	};
-	const struct rest_ops ops = {b_alloc, b_free, b_submit, NULL, &b};
+	const struct rest_ops ops = {.req_alloc = b_alloc, .req_free = b_free,
+	                             .submit = b_submit, .user = &b};
 	const struct tcp_alloc heap = {heap_zalloc, heap_free, NULL};
 	b.rs = rest_create(&rc, b.n->tcp, &b.n->net, b.st, &ops, &heap);
 	if (b.rs == NULL || rest_listen(b.rs, 80) != 0) {

@@ -11,6 +11,7 @@
 #include <rte_mempool.h>
 
 #include "common/log.h"
+#include "dataplane/http/auth.h"
 #include "dataplane/http/rest_server.h"
 #include "dataplane/metrics.h"
 #include "dataplane/storage_lcore.h"
@@ -336,6 +337,16 @@ int io_lcore_main(void *arg)
 			for (unsigned i = 0; i < k; i++)
 				rest_complete(io->rest, done[i]);
 			work |= k != 0;
+			if (io->auth_done != NULL &&
+			    !rte_ring_empty(io->auth_done)) {
+				void *jobs[AUTH_OUTSTANDING_MAX];
+				unsigned m = rte_ring_sc_dequeue_burst(
+					io->auth_done, jobs,
+					AUTH_OUTSTANDING_MAX, NULL);
+				for (unsigned i = 0; i < m; i++)
+					rest_auth_done(io->rest, jobs[i]);
+				work = true;
+			}
 			rest_poll(io->rest);
 		}
 		tcp_timer(io->tcp);
@@ -477,6 +488,12 @@ static int io_req_submit(void *user, struct write_req *r)
 	return rte_ring_sp_enqueue(io->wq, r) == 0 ? 0 : -1;
 }
 
+static int io_auth_submit(void *user, struct auth_job *job)
+{
+	struct io_lcore *io = user;
+	return rte_ring_mp_enqueue(io->app->auth_ring, job) == 0 ? 0 : -1;
+}
+
 static size_t io_metrics(void *user, struct store_reader *reader, char *buf,
                          size_t cap)
 {
@@ -516,6 +533,20 @@ static int io_rest_create(struct io_lcore *io, int socket)
 		        cfg->http_large_pool, io->large_data);
 		return -1;
 	}
+	if (app->auth_ring != NULL) {
+		char name[RTE_RING_NAMESIZE];
+		snprintf(name, sizeof name, "loom_authd_%u", io->lcore_id);
+		/* One slot per job a rest server can have out, so the main
+		 * lcore's enqueue never fails. */
+		io->auth_done = rte_ring_create(
+			name, rte_align32pow2(AUTH_OUTSTANDING_MAX + 1), socket,
+			RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (io->auth_done == NULL) {
+			LOG_ERR("io", "lcore %u: no memory for its auth ring",
+			        io->lcore_id);
+			return -1;
+		}
+	}
 	io->wq = storage_lcore_in_ring(app->storage, io->index);
 	io->wdone = storage_lcore_done_ring(app->storage, io->index);
 	const struct rest_config rc = {
@@ -537,8 +568,14 @@ static int io_rest_create(struct io_lcore *io, int socket)
 		.users = cfg->users,
 		.n_users = cfg->n_users,
 	};
-	const struct rest_ops ops = {io_req_alloc, io_req_free, io_req_submit,
-	                             io_metrics, io};
+	const struct rest_ops ops = {
+		.req_alloc = io_req_alloc,
+		.req_free = io_req_free,
+		.submit = io_req_submit,
+		.metrics = io_metrics,
+		.auth_submit = app->auth_ring != NULL ? io_auth_submit : NULL,
+		.user = io,
+	};
 	const struct tcp_alloc alloc = {tcp_zalloc, tcp_free,
 	                                (void *)(intptr_t)socket};
 	io->rest = rest_create(&rc, io->tcp, &io->net, app->store, &ops,
@@ -637,6 +674,7 @@ void io_lcore_destroy(struct io_lcore *io)
 		tcp_stack_destroy(io->tcp);
 	/* After the stack (no more callbacks): buffers back, reader closed. */
 	rest_destroy(io->rest);
+	rte_ring_free(io->auth_done);
 	rte_mempool_free(io->req_small);
 	rte_mempool_free(io->req_large);
 	if (io->arp_mem != NULL)

@@ -72,6 +72,7 @@ struct io_lcore {
 	size_t small_data, large_data; /* their data[] bytes */
 	struct rte_ring *wq;       /* SP/SC: our writes to the storage lcore */
 	struct rte_ring *wdone;    /* SP/SC: their completions */
+	struct rte_ring *auth_done; /* SP/SC: verdicts from the main lcore */
 	void *arp_mem;             /* backing store of net.arp_table/pending */
 	uint16_t burst;
 	uint16_t tx_n;

@@ -20,6 +20,7 @@ struct io_lcore;
 struct aux_lcore;
 struct storage_lcore;
 struct store;
+struct rte_ring;
 
 struct loomd {
 	const struct loom_config *cfg;
@@ -34,6 +35,9 @@ struct loomd {
 	struct aux_lcore *aux[LOOM_MAX_REPL_LCORES + 1];
 	struct store *store;           /* the node's LMDB environment */
 	struct storage_lcore *storage; /* its only writer */
+	/* MP/SC: credentials for the main lcore to verify (auth = basic),
+	 * so no io lcore ever runs PBKDF2; NULL with auth = none. */
+	struct rte_ring *auth_ring;
 };
 
 #endif

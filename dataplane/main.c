@@ -19,10 +19,12 @@
 #include <rte_errno.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_ring.h>
 
 #include "common/config.h"
 #include "common/log.h"
 #include "dataplane/eal.h"
+#include "dataplane/http/auth.h"
 #include "dataplane/lcore.h"
 #include "dataplane/loomd.h"
 #include "dataplane/stats_file.h"
@@ -109,6 +111,8 @@ static void destroy_lcores(struct loomd *app)
 	 * no longer referenced by the rings. */
 	storage_lcore_destroy(app->storage);
 	app->storage = NULL;
+	rte_ring_free(app->auth_ring);
+	app->auth_ring = NULL;
 	if (app->store != NULL)
 		store_close(app->store);
 	app->store = NULL;
@@ -153,6 +157,17 @@ static int create_storage(struct loomd *app)
 	if (app->storage == NULL) {
 		LOG_ERR("loomd", "storage lcore: out of memory for its rings");
 		return -1;
+	}
+	if (cfg->auth_mode == LOOM_AUTH_BASIC) {
+		/* Room for every job every io lcore can have out at once. */
+		app->auth_ring = rte_ring_create(
+			"loom_auth", rte_align32pow2(LOOM_MAX_IO_LCORES *
+			                             AUTH_OUTSTANDING_MAX + 1),
+			(int)rte_socket_id(), RING_F_SC_DEQ);
+		if (app->auth_ring == NULL) {
+			LOG_ERR("loomd", "no memory for the auth ring");
+			return -1;
+		}
 	}
 	LOG_INFO("loomd", "storage %s: sync %s, batch max %u",
 	         cfg->storage_path,
@@ -213,7 +228,27 @@ static int launch_lcores(struct loomd *app)
 	return 0;
 }
 
-/* The main lcore's loop: signals and counters, nothing on the data path. */
+/* The slow path of authentication: PBKDF2 for credentials the io lcores
+ * have not seen, so that none of them stalls for it. */
+static bool verify_credentials(struct loomd *app)
+{
+	if (app->auth_ring == NULL)
+		return false;
+	void *jobs[16];
+	unsigned n = rte_ring_sc_dequeue_burst(app->auth_ring, jobs, 16, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		struct auth_job *j = jobs[i];
+		auth_job_verify(j);
+		struct io_lcore *io = app->io[j->owner];
+		if (rte_ring_sp_enqueue(io->auth_done, j) != 0)
+			LOG_ERR("loomd", "auth verdict ring of io %u full",
+			        j->owner); /* cannot happen: sized for all */
+	}
+	return n != 0;
+}
+
+/* The main lcore's loop: signals, counters and credential checks, nothing
+ * on the data path. */
 static void main_lcore_loop(struct loomd *app)
 {
 	const struct loom_config *cfg = app->cfg;
@@ -231,7 +266,11 @@ static void main_lcore_loop(struct loomd *app)
 			}
 			next_stats = rte_get_tsc_cycles() + period;
 		}
-		struct timespec ts = {0, 10 * 1000 * 1000};
+		if (verify_credentials(app))
+			continue;
+		/* 2 ms: a first request with new credentials waits at most
+		 * this long before its hash starts. */
+		struct timespec ts = {0, 2 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 	LOG_INFO("loomd", "signal %d: shutting down", (int)got_signal);

@@ -236,39 +236,36 @@ static int find_user(const struct auth_ctx *a, const uint8_t *name, size_t len)
 	return found;
 }
 
-enum auth_result auth_check(struct auth_ctx *a, struct http_span authorization)
+/* The token of a "Basic" 1*SP token68 value (RFC 7617, 7235: no tab,
+ * nothing after), or NULL. */
+static const uint8_t *basic_token(struct http_span v, size_t *tlen)
 {
-	a->checks++;
-	if (a->mode == LOOM_AUTH_NONE)
-		return AUTH_OK;
-	const char *s = authorization.p;
-	size_t n = authorization.len;
-	if (s == NULL || n == 0)
-		return AUTH_MISSING;
-
-	/* "Basic" 1*SP token68 (RFC 7617, 7235): no tab, nothing after. */
-	if (n < 6 || !ascii_ieq(s, "basic", 5) || s[5] != ' ')
-		return bad(a);
+	const char *s = v.p;
+	size_t n = v.len;
+	if (s == NULL || n < 6 || !ascii_ieq(s, "basic", 5) || s[5] != ' ')
+		return NULL;
 	size_t i = 6;
 	while (i < n && s[i] == ' ')
 		i++;
-	const uint8_t *tok = (const uint8_t *)s + i;
-	size_t tlen = n - i;
-	if (tlen == 0 || tlen > AUTH_TOKEN_MAX)
-		return bad(a);
+	*tlen = n - i;
+	if (*tlen == 0 || *tlen > AUTH_TOKEN_MAX)
+		return NULL;
+	return (const uint8_t *)s + i;
+}
 
-	uint64_t fp = siphash24(a->fp_key, tok, tlen);
-	struct auth_cache_entry *e = cache_find(a, fp, tok, tlen);
-	if (e != NULL) {
-		a->cache_hits++;
-		e->ref = 1;
-		return e->result == AUTH_OK ? AUTH_OK : bad(a);
-	}
-
-	uint8_t dec[BASE64_DECODED_MAX(AUTH_TOKEN_MAX)];
-	long dl = base64_decode((const char *)tok, tlen, dec, sizeof dec);
+/*
+ * Decode tok and split it into user and password; false when no
+ * configured user could ever match (refused without hashing). dec must
+ * hold BASE64_DECODED_MAX(AUTH_TOKEN_MAX) bytes; the caller wipes it.
+ */
+static bool token_split(const struct auth_ctx *a, const uint8_t *tok,
+                        size_t tlen, uint8_t *dec, size_t *dl_out,
+                        size_t *ulen_out)
+{
+	long dl = base64_decode((const char *)tok, tlen, dec,
+	                        BASE64_DECODED_MAX(AUTH_TOKEN_MAX));
 	if (dl < 0)
-		return bad(a);
+		return false;
 	const uint8_t *colon = memchr(dec, ':', (size_t)dl);
 	size_t ulen = colon ? (size_t)(colon - dec) : 0;
 	bool possible = colon != NULL && ulen > 0 &&
@@ -280,34 +277,139 @@ enum auth_result auth_check(struct auth_ctx *a, struct http_span authorization)
 	 * "pw" and "pw\0" would otherwise both be right. */
 	for (size_t k = ulen + 1; possible && k < (size_t)dl; k++)
 		possible = dec[k] >= 0x20 && dec[k] != 0x7f;
-	if (!possible) {
-		wipe(dec, sizeof dec);
-		return bad(a);
-	}
+	*dl_out = (size_t)dl;
+	*ulen_out = ulen;
+	return possible;
+}
 
-	int u = find_user(a, dec, ulen);
-	const uint8_t *salt = dummy_salt, *want = NULL;
-	size_t salt_len = sizeof dummy_salt;
-	uint32_t iterations = a->dummy_iterations;
-	static const uint8_t zero_hash[AUTH_HASH_LEN];
-	want = zero_hash;
-	if (u >= 0) {
-		salt = a->users[u].salt;
-		salt_len = a->users[u].salt_len;
-		iterations = a->users[u].iterations;
-		want = a->users[u].hash;
+/* The slow check of a well-formed credential. Reads only what auth_init
+ * wrote, so it may run on another thread (deferred mode). */
+static bool verify(const struct auth_ctx *a, const uint8_t *tok, size_t tlen)
+{
+	uint8_t dec[BASE64_DECODED_MAX(AUTH_TOKEN_MAX)];
+	size_t dl, ulen;
+	bool ok = false;
+	if (token_split(a, tok, tlen, dec, &dl, &ulen)) {
+		int u = find_user(a, dec, ulen);
+		const uint8_t *salt = dummy_salt, *want;
+		size_t salt_len = sizeof dummy_salt;
+		uint32_t iterations = a->dummy_iterations;
+		static const uint8_t zero_hash[AUTH_HASH_LEN];
+		want = zero_hash;
+		if (u >= 0) {
+			salt = a->users[u].salt;
+			salt_len = a->users[u].salt_len;
+			iterations = a->users[u].iterations;
+			want = a->users[u].hash;
+		}
+		uint8_t got[AUTH_HASH_LEN];
+		const char *pw = (const char *)dec + ulen + 1;
+		int rc = auth_hash_password(pw, dl - ulen - 1, salt, salt_len,
+		                            iterations, got);
+		bool match = ct_equal(got, want, AUTH_HASH_LEN);
+		ok = rc == 0 && u >= 0 && match;
+		wipe(got, sizeof got);
 	}
-	uint8_t got[AUTH_HASH_LEN];
-	const char *pw = (const char *)colon + 1;
-	size_t plen = (size_t)dl - ulen - 1;
-	int rc = auth_hash_password(pw, plen, salt, salt_len, iterations, got);
-	a->slow_hashes++;
-	bool match = ct_equal(got, want, AUTH_HASH_LEN);
-	bool ok = rc == 0 && u >= 0 && match;
 	wipe(dec, sizeof dec);
-	wipe(got, sizeof got);
+	return ok;
+}
 
-	enum auth_result r = ok ? AUTH_OK : AUTH_BAD;
-	cache_insert(a, fp, tok, tlen, r);
+static bool is_outstanding(const struct auth_ctx *a, uint64_t fp)
+{
+	for (unsigned i = 0; i < a->n_outstanding; i++)
+		if (a->outstanding[i] == fp)
+			return true;
+	return false;
+}
+
+static void clear_outstanding(struct auth_ctx *a, uint64_t fp)
+{
+	for (unsigned i = 0; i < a->n_outstanding; i++) {
+		if (a->outstanding[i] == fp) {
+			a->outstanding[i] = a->outstanding[--a->n_outstanding];
+			return;
+		}
+	}
+}
+
+enum auth_result auth_check(struct auth_ctx *a, struct http_span authorization)
+{
+	a->checks++;
+	if (a->mode == LOOM_AUTH_NONE)
+		return AUTH_OK;
+	if (authorization.p == NULL || authorization.len == 0)
+		return AUTH_MISSING;
+	size_t tlen;
+	const uint8_t *tok = basic_token(authorization, &tlen);
+	if (tok == NULL)
+		return bad(a);
+
+	uint64_t fp = siphash24(a->fp_key, tok, tlen);
+	struct auth_cache_entry *e = cache_find(a, fp, tok, tlen);
+	if (e != NULL) {
+		a->cache_hits++;
+		e->ref = 1;
+		return e->result == AUTH_OK ? AUTH_OK : bad(a);
+	}
+
+	uint8_t dec[BASE64_DECODED_MAX(AUTH_TOKEN_MAX)];
+	size_t dl, ulen;
+	bool possible = token_split(a, tok, tlen, dec, &dl, &ulen);
+	wipe(dec, sizeof dec);
+	if (!possible)
+		return bad(a);
+	if (a->defer)
+		return AUTH_PENDING;
+
+	bool ok = verify(a, tok, tlen);
+	a->slow_hashes++;
+	cache_insert(a, fp, tok, tlen, ok ? AUTH_OK : AUTH_BAD);
 	return ok ? AUTH_OK : bad(a);
+}
+
+void auth_set_deferred(struct auth_ctx *a, bool on)
+{
+	a->defer = on;
+}
+
+bool auth_job_take(struct auth_ctx *a, struct http_span authorization,
+                   struct auth_job *j)
+{
+	size_t tlen;
+	const uint8_t *tok = basic_token(authorization, &tlen);
+	if (tok == NULL || a->n_outstanding == AUTH_OUTSTANDING_MAX)
+		return false;
+	uint64_t fp = siphash24(a->fp_key, tok, tlen);
+	if (is_outstanding(a, fp))
+		return false;
+	a->outstanding[a->n_outstanding++] = fp;
+	a->deferred++;
+	j->ctx = a;
+	j->fp = fp;
+	j->len = (uint16_t)tlen;
+	j->result = AUTH_BAD;
+	j->hashed = 0;
+	memcpy(j->token, tok, tlen);
+	return true;
+}
+
+void auth_job_cancel(struct auth_ctx *a, const struct auth_job *j)
+{
+	clear_outstanding(a, j->fp);
+}
+
+void auth_job_verify(struct auth_job *j)
+{
+	j->result = verify(j->ctx, j->token, j->len) ? AUTH_OK : AUTH_BAD;
+	j->hashed = 1;
+}
+
+void auth_job_done(struct auth_ctx *a, const struct auth_job *j)
+{
+	clear_outstanding(a, j->fp);
+	if (j->hashed)
+		a->slow_hashes++;
+	if (cache_find(a, j->fp, j->token, j->len) == NULL)
+		cache_insert(a, j->fp, j->token, j->len,
+		             (enum auth_result)j->result);
 }

@@ -42,7 +42,9 @@
  * an iteration count (they do with `loomctl passwd`'s default). Every
  * unseen credential costs one slow hash whether the user exists or not;
  * the dummy hash adds no cost an attacker could not already cause with a
- * real user name. Rate-limiting slow hashes is the caller's business.
+ * real user name. In deferred mode (below) the hash runs on another
+ * thread, so a flood of new credentials costs that thread, not the
+ * caller's; bounding it is the caller's business.
  *
  * The cache holds raw tokens, i.e. base64 passwords, in the lcore's
  * memory (as the receive buffers briefly do); auth_init() wipes it.
@@ -61,7 +63,10 @@
 #define AUTH_HASH_LEN 32       /* PBKDF2-HMAC-SHA256 output */
 #define AUTH_CTX_SIZE_MAX (24 * 1024)
 
-enum auth_result { AUTH_OK, AUTH_MISSING, AUTH_BAD };
+/* AUTH_PENDING: deferred mode only (see auth_set_deferred). */
+enum auth_result { AUTH_OK, AUTH_MISSING, AUTH_BAD, AUTH_PENDING };
+
+#define AUTH_OUTSTANDING_MAX 8 /* deferred verifications at once, per ctx */
 
 struct auth_cache_entry {
 	uint64_t fp;      /* keyed fingerprint of token[0..len) */
@@ -77,6 +82,7 @@ struct auth_ctx {
 	uint64_t cache_hits;  /* answered from the cache */
 	uint64_t slow_hashes; /* PBKDF2 runs (dummy ones included) */
 	uint64_t failures;    /* AUTH_BAD answers (cached ones included) */
+	uint64_t deferred;    /* verifications handed out (auth_job_take) */
 
 	/* Private to auth.c. */
 	enum loom_auth_mode mode;
@@ -86,6 +92,24 @@ struct auth_ctx {
 	uint64_t fp_key[2];
 	struct loom_user users[LOOM_MAX_USERS]; /* names zero-padded */
 	struct auth_cache_entry cache[AUTH_CACHE_SLOTS];
+	bool defer;
+	uint8_t n_outstanding;
+	uint64_t outstanding[AUTH_OUTSTANDING_MAX]; /* fingerprints */
+};
+
+/*
+ * A verification handed to another thread (deferred mode). The token is
+ * copied in, so the request's buffer may move on; ctx is read there only
+ * for what auth_init wrote (users, iterations), which never changes.
+ */
+struct auth_job {
+	const struct auth_ctx *ctx;
+	uint64_t fp;
+	uint32_t owner;   /* the caller's (e.g. which io lcore) */
+	uint16_t len;
+	uint8_t result;   /* auth_job_verify's verdict: AUTH_OK or AUTH_BAD */
+	uint8_t hashed;   /* it ran PBKDF2 (for the slow_hashes counter) */
+	uint8_t token[AUTH_TOKEN_MAX];
 };
 
 /* Copies the users (at most LOOM_MAX_USERS) into a, empties the cache,
@@ -96,6 +120,27 @@ void auth_init(struct auth_ctx *a, enum loom_auth_mode mode,
 /* authorization: the Authorization header's value as the request parser
  * found it (http_request.authorization; p NULL / len 0 when absent). */
 enum auth_result auth_check(struct auth_ctx *a, struct http_span authorization);
+
+/*
+ * Deferred mode keeps the slow hash off the calling thread, the way a
+ * poll-mode lcore must (one PBKDF2 at 200000 iterations stalls it for
+ * about 200 ms): auth_check answers a well-formed credential it has not
+ * cached with AUTH_PENDING instead of hashing. The caller then:
+ *   1. auth_job_take(): true fills a job and marks its credential
+ *      outstanding (hand the job to a verifier thread; if that fails,
+ *      auth_job_cancel); false means it is outstanding already, or
+ *      AUTH_OUTSTANDING_MAX are: just retry the request later;
+ *   2. on the verifier thread, auth_job_verify() (PBKDF2);
+ *   3. back on the ctx's thread, auth_job_done() caches the verdict, and
+ *      the retried request gets its answer from the cache.
+ * So each distinct credential is still hashed once per ctx.
+ */
+void auth_set_deferred(struct auth_ctx *a, bool on);
+bool auth_job_take(struct auth_ctx *a, struct http_span authorization,
+                   struct auth_job *j);
+void auth_job_cancel(struct auth_ctx *a, const struct auth_job *j);
+void auth_job_verify(struct auth_job *j);
+void auth_job_done(struct auth_ctx *a, const struct auth_job *j);
 
 /* PBKDF2-HMAC-SHA256(password, salt, iterations) -> out. The verifier of a
  * [users] line; loomctl passwd and the tests make theirs with it. Returns

@@ -71,6 +71,9 @@ struct rest_server {
 	uint64_t next_sweep_us;
 	struct uuid_gen uuid;
 	struct auth_ctx auth;
+	struct auth_job jobs[AUTH_OUTSTANDING_MAX];
+	struct auth_job *free_jobs[AUTH_OUTSTANDING_MAX];
+	unsigned n_free_jobs;
 	struct rest_stats st;
 	struct http_header hdrs[MAX_HDRS];
 	char *scratch; /* max_header_bytes: a head that wraps the ring */
@@ -246,6 +249,26 @@ static void body_refuse(struct rest_conn *c, int status, const char *msg,
 	r->body_len = (uint32_t)n;
 	r->flags = close ? WREQ_F_CLOSE : 0;
 	c->phase = PH_HELD;
+}
+
+/* --- deferred credential checks ---------------------------------------- */
+
+/* Hand the credential to the verifier unless it is already there; with
+ * every job slot busy the request just waits for one to come back. */
+static void auth_defer(struct rest_server *s, struct http_span authorization)
+{
+	if (s->n_free_jobs == 0)
+		return;
+	struct auth_job *j = s->free_jobs[s->n_free_jobs - 1];
+	if (!auth_job_take(&s->auth, authorization, j))
+		return;
+	j->owner = s->cfg.io_index;
+	if (s->ops.auth_submit(s->ops.user, j) != 0) {
+		auth_job_cancel(&s->auth, j);
+		memset(j->token, 0, sizeof j->token);
+		return;
+	}
+	s->n_free_jobs--;
 }
 
 /* --- parking (back-pressure) ---------------------------------------------- */
@@ -725,6 +748,14 @@ static bool dispatch(struct rest_conn *c, const struct http_request *req)
 	/* Cheap after the first time: auth caches verified credentials. */
 	enum auth_result ar = rt.kind == ROUTE_HEALTH
 		? AUTH_OK : auth_check(&s->auth, req->authorization);
+	if (ar == AUTH_PENDING) {
+		/* An unseen credential: its slow hash runs on the verifier
+		 * thread; the request waits parked and is retried until the
+		 * verdict is cached (or backpressure_ms runs out). */
+		auth_defer(s, req->authorization);
+		park(c);
+		return false;
+	}
 	if (ar != AUTH_OK && c->inflight > 0)
 		return false; /* its 401 goes after the writes before it */
 	/* A body the handler will not read (GET, HEAD, DELETE, ...) is not
@@ -1178,6 +1209,10 @@ struct rest_server *rest_create(const struct rest_config *cfg,
 	if (uuid_gen_init(&s->uuid) != 0)
 		goto fail;
 	auth_init(&s->auth, cfg->auth_mode, cfg->users, cfg->n_users);
+	if (ops->auth_submit != NULL)
+		auth_set_deferred(&s->auth, true);
+	for (unsigned i = 0; i < AUTH_OUTSTANDING_MAX; i++)
+		s->free_jobs[s->n_free_jobs++] = &s->jobs[i];
 	if (store != NULL) {
 		if (store_reader_init(store, &s->reader) != 0)
 			goto fail;
@@ -1224,6 +1259,15 @@ const struct rest_stats *rest_stats(const struct rest_server *s)
 uint32_t rest_conn_count(const struct rest_server *s)
 {
 	return s->n_conns;
+}
+
+void rest_auth_done(struct rest_server *s, struct auth_job *j)
+{
+	auth_job_done(&s->auth, j);
+	memset(j->token, 0, sizeof j->token);
+	s->free_jobs[s->n_free_jobs++] = j;
+	/* The waiting requests are parked: the next rest_poll retries
+	 * them and finds the verdict in the cache. */
 }
 
 void rest_auth_counters(const struct rest_server *s, uint64_t out[4])

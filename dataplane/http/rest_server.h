@@ -28,6 +28,9 @@
  *    client went away.
  *  - Timeouts: a request head or body not complete within header_timeout_ms
  *    gets 408 and a close; a connection idle for idle_timeout_ms is closed.
+ *  - Authentication (auth.h): an unseen credential's PBKDF2 can run on
+ *    another thread (ops->auth_submit) while its request waits parked, so
+ *    the lcore never stalls for it; verdicts are cached per lcore.
  *  - Errors are {"error": "..."} with the status of §3; one whose request
  *    body was not read closes the connection after the answer.
  */
@@ -39,6 +42,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "dataplane/http/auth.h"
 #include "dataplane/http/http_parser.h"
 #include "dataplane/net/tcp.h"
 #include "storage/store.h"
@@ -94,6 +98,10 @@ struct rest_ops {
 	 * store) for gauges such as the record count. */
 	size_t (*metrics)(void *user, struct store_reader *reader, char *buf,
 	                  size_t cap);
+	/* Optional: hand a credential's slow hash to a verifier thread (0,
+	 * or -1 when it cannot take it now); the verdict comes back through
+	 * rest_auth_done. NULL: the hash runs inline, on this lcore. */
+	int (*auth_submit)(void *user, struct auth_job *job);
 	void *user;
 };
 
@@ -134,6 +142,11 @@ void rest_complete(struct rest_server *s, struct write_req *r);
 /* Once per poll loop, after input and completions: retry parked
  * connections, run timeouts, end the read txn. */
 void rest_poll(struct rest_server *s);
+
+/* A verification handed out through ops->auth_submit is back (on this
+ * lcore): cache its verdict; the requests waiting for it are retried by
+ * the next rest_poll. */
+void rest_auth_done(struct rest_server *s, struct auth_job *job);
 
 const struct rest_stats *rest_stats(const struct rest_server *s);
 uint32_t rest_conn_count(const struct rest_server *s);

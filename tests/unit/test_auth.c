@@ -407,6 +407,64 @@ static void test_mode_none_and_edges(void)
 	CHECK(sizeof(struct auth_ctx) <= AUTH_CTX_SIZE_MAX);
 }
 
+/* Deferred mode: the slow hash leaves the ctx's thread as a job. */
+static void test_deferred(void)
+{
+	char b[512], b2[512];
+	static struct auth_job jobs[AUTH_OUTSTANDING_MAX + 1];
+	init_basic();
+	auth_set_deferred(&ctx, true);
+	struct http_span good = basic(b, "Basic ", "admin:s3cret");
+	struct http_span wrong = basic(b2, "Basic ", "admin:nope");
+
+	/* Unseen and well-formed: pending, no hash here. Malformed and
+	 * missing are answered at once, as before. */
+	CHECK(auth_check(&ctx, good) == AUTH_PENDING);
+	CHECK(auth_check(&ctx, span("Basic !!!")) == AUTH_BAD);
+	CHECK(auth_check(&ctx, span(NULL)) == AUTH_MISSING);
+	CHECK_EQ_U64(ctx.slow_hashes, 0);
+
+	/* One job per credential, however many requests wait for it. */
+	CHECK(auth_job_take(&ctx, good, &jobs[0]));
+	CHECK(!auth_job_take(&ctx, good, &jobs[1]));
+	CHECK(auth_check(&ctx, good) == AUTH_PENDING);
+	CHECK(auth_job_take(&ctx, wrong, &jobs[1]));
+	CHECK_EQ_U64(ctx.deferred, 2);
+
+	/* The verifier (any thread), then the verdicts back. */
+	auth_job_verify(&jobs[0]);
+	auth_job_verify(&jobs[1]);
+	CHECK(jobs[0].result == AUTH_OK && jobs[0].hashed);
+	CHECK(jobs[1].result == AUTH_BAD);
+	CHECK_EQ_U64(ctx.slow_hashes, 0); /* counted on the ctx's thread */
+	auth_job_done(&ctx, &jobs[0]);
+	auth_job_done(&ctx, &jobs[1]);
+	CHECK_EQ_U64(ctx.slow_hashes, 2);
+	for (int i = 0; i < 5; i++) {
+		CHECK(auth_check(&ctx, good) == AUTH_OK);
+		CHECK(auth_check(&ctx, wrong) == AUTH_BAD);
+	}
+	CHECK_EQ_U64(ctx.slow_hashes, 2);
+	/* Done: the credential may be taken again (after eviction). */
+	CHECK(auth_job_take(&ctx, good, &jobs[2]));
+	auth_job_cancel(&ctx, &jobs[2]);
+
+	/* At most AUTH_OUTSTANDING_MAX out; a cancel frees a place. */
+	char cred[AUTH_OUTSTANDING_MAX + 1][64], hb[AUTH_OUTSTANDING_MAX + 1][512];
+	unsigned taken = 0;
+	for (unsigned i = 0; i <= AUTH_OUTSTANDING_MAX; i++) {
+		snprintf(cred[i], sizeof cred[i], "admin:guess%u", i);
+		taken += auth_job_take(&ctx, basic(hb[i], "Basic ", cred[i]),
+		                       &jobs[i]);
+	}
+	CHECK_EQ_U64(taken, AUTH_OUTSTANDING_MAX);
+	auth_job_cancel(&ctx, &jobs[0]);
+	CHECK(auth_job_take(&ctx, basic(hb[AUTH_OUTSTANDING_MAX], "Basic ",
+	                                cred[AUTH_OUTSTANDING_MAX]),
+	                    &jobs[AUTH_OUTSTANDING_MAX]));
+	CHECK(!auth_job_take(&ctx, span("Bearer x"), &jobs[0]));
+}
+
 int main(void)
 {
 	test_base64();
@@ -417,5 +475,6 @@ int main(void)
 	test_answers();
 	test_cache();
 	test_mode_none_and_edges();
+	test_deferred();
 	CHECK_DONE();
 }

@@ -66,6 +66,8 @@ struct fx {
 	uint32_t seed;
 	unsigned metrics_calls;
 	bool metrics_reader;
+	struct auth_job *aq[AUTH_OUTSTANDING_MAX]; /* deferred verifications */
+	unsigned aqn, auth_submits;
 };
 
 static struct fx F;
@@ -198,14 +200,27 @@ static void remove_dir(const char *dir)
 /* Per-case overrides of the fixture, reset by every setup. */
 static uint32_t opt_max_conns; /* 0: the TCP's */
 static bool opt_no_store;      /* the server gets no store */
+static bool opt_defer_auth;    /* slow hashes go to F.aq (a verifier) */
+
+static int p_auth_submit(void *user, struct auth_job *j)
+{
+	struct fx *f = user;
+	if (f->aqn == AUTH_OUTSTANDING_MAX)
+		return -1;
+	f->aq[f->aqn++] = j;
+	f->auth_submits++;
+	return 0;
+}
 
 static bool setup(enum loom_auth_mode mode, const struct loom_user *users,
                   uint16_t n_users)
 {
 	uint32_t max_conns = opt_max_conns;
 	bool no_store = opt_no_store;
+	bool defer_auth = opt_defer_auth;
 	opt_max_conns = 0;
 	opt_no_store = false;
+	opt_defer_auth = false;
 	memset(&F, 0, sizeof F);
 	F.seed = 12345;
 	struct tcp_config tc;
@@ -257,7 +272,10 @@ static bool setup(enum loom_auth_mode mode, const struct loom_user *users,
 		.users = users,
 		.n_users = n_users,
 	};
-	struct rest_ops ops = {p_alloc, p_free, p_submit, p_metrics, &F};
+	struct rest_ops ops = {.req_alloc = p_alloc, .req_free = p_free,
+	                       .submit = p_submit, .metrics = p_metrics,
+	                       .auth_submit = defer_auth ? p_auth_submit : NULL,
+	                       .user = &F};
 	struct tcp_alloc al = {t_zalloc, t_free, NULL};
 	F.srv = rest_create(&rc_cfg, F.a->tcp, &F.a->net,
 	                    no_store ? NULL : F.st, &ops, &al);
@@ -2090,6 +2108,96 @@ static void test_auth_basic(void)
 	teardown();
 }
 
+/* The verifier thread's work, then the verdicts back on the lcore. */
+static void verify_jobs(void)
+{
+	for (unsigned i = 0; i < F.aqn; i++) {
+		auth_job_verify(F.aq[i]);
+		rest_auth_done(F.srv, F.aq[i]);
+	}
+	F.aqn = 0;
+}
+
+/* Deferred hashing: requests with an unseen credential wait parked (no
+ * answer, the lcore not stalled) until the verifier's verdict is back. */
+static void test_auth_deferred(void)
+{
+	static struct loom_user user;
+	memset(&user, 0, sizeof user);
+	snprintf(user.name, sizeof user.name, "alice");
+	user.iterations = 1000;
+	user.salt_len = 16;
+	for (unsigned i = 0; i < user.salt_len; i++)
+		user.salt[i] = (uint8_t)(0x40 + i);
+	const char *pw = "pw";
+	CHECK(auth_hash_password(pw, strlen(pw), user.salt, user.salt_len,
+	                         user.iterations, user.hash) == 0);
+	opt_defer_auth = true;
+	if (!setup(LOOM_AUTH_BASIC, &user, 1))
+		return;
+	uint64_t ac[4];
+	struct client c[3];
+	char good[256], bad[256], other[256];
+	fmt_auth(good, sizeof good, "alice:pw");
+	fmt_auth(bad, sizeof bad, "alice:nope");
+	fmt_auth(other, sizeof other, "alice:other");
+	for (int i = 0; i < 3; i++)
+		cconnect(&c[i]);
+
+	/* Three connections, one new credential: one job, nobody answered
+	 * and nothing hashed on the lcore while it is out. */
+	for (int i = 0; i < 3; i++) {
+		char body[32];
+		snprintf(body, sizeof body, "{\"id\":\"d%d\"}", i);
+		creq(&c[i], "POST", "/t/", good, body);
+	}
+	creq(&c[0], "GET", "/health", NULL, NULL); /* queued behind */
+	advance(50);
+	CHECK_EQ_U64(F.auth_submits, 1);
+	CHECK_EQ_U64(F.submits, 0);
+	rest_auth_counters(F.srv, ac);
+	CHECK_EQ_U64(ac[2], 0);
+	for (int i = 0; i < 3; i++)
+		NO_MORE(&c[i]);
+	verify_jobs();
+	advance(20);
+	for (int i = 0; i < 3; i++)
+		EXPECT(&c[i], "HTTP/1.1 201 Created");
+	EXPECT(&c[0], "HTTP/1.1 200 OK");
+	rest_auth_counters(F.srv, ac);
+	CHECK_EQ_U64(ac[2], 1);
+	/* cached now: no more jobs */
+	creq(&c[1], "GET", "/t/d1", good, NULL);
+	advance(20);
+	EXPECT(&c[1], "HTTP/1.1 200 OK");
+	CHECK_EQ_U64(F.auth_submits, 1);
+
+	/* A wrong password: one job, then 401, then 401 from the cache. */
+	creq(&c[2], "GET", "/t/d2", bad, NULL);
+	advance(20);
+	NO_MORE(&c[2]);
+	verify_jobs();
+	advance(20);
+	EXPECT(&c[2], "HTTP/1.1 401 Unauthorized");
+	creq(&c[2], "GET", "/t/d2", bad, NULL);
+	advance(20);
+	EXPECT(&c[2], "HTTP/1.1 401 Unauthorized");
+	CHECK_EQ_U64(F.auth_submits, 2);
+
+	/* A verifier that never answers: 503 after backpressure_ms. */
+	creq(&c[0], "GET", "/t/d0", other, NULL);
+	advance(BP_MS + 200);
+	struct resp *r = EXPECT(&c[0], "HTTP/1.1 503 Service Unavailable");
+	CHECK(has_hdr(r, "Connection", "close"));
+	verify_jobs(); /* late verdict: cached, harmless */
+	advance(20);
+	rest_auth_counters(F.srv, ac);
+	CHECK_EQ_U64(ac[2], 3);
+	for (int i = 0; i < 3; i++)
+		cfree(&c[i]);
+	teardown();
+}
+
 int main(void)
 {
 	test_crud();
@@ -2112,5 +2220,6 @@ int main(void)
 	test_no_store();
 	test_storage_results();
 	test_auth_basic();
+	test_auth_deferred();
 	CHECK_DONE();
 }
