@@ -10,7 +10,9 @@
 
 #include "common/log.h"
 #include "dataplane/counters.h"
+#include "dataplane/http/rest_server.h"
 #include "dataplane/lcore.h"
+#include "dataplane/storage_lcore.h"
 
 /* The one piece of process state the telemetry thread needs; set once
  * before it can be read, cleared before the app is torn down. */
@@ -90,6 +92,37 @@ static int cmd_stats(const char *cmd, const char *params,
 	net_stats_foreach(&ns, add_prefixed, &net);
 	rte_tel_data_add_dict_u64(d, "tcp_conns", conns);
 	tcp_stats_foreach(&ts, add_prefixed, &tcp);
+
+	struct rest_stats rs;
+	memset(&rs, 0, sizeof rs);
+	uint64_t http_conns = 0;
+	for (uint16_t i = 0; i < app->n_io; i++) {
+		if (app->io[i]->rest == NULL)
+			continue;
+		counters_add(&rs, rest_stats(app->io[i]->rest), sizeof rs);
+		http_conns += rest_conn_count(app->io[i]->rest);
+	}
+	rte_tel_data_add_dict_u64(d, "http_conns", http_conns);
+#define HTTP_TEL(name) rte_tel_data_add_dict_u64(d, "http_" #name, rs.name);
+	REST_STATS_LIST(HTTP_TEL)
+#undef HTTP_TEL
+	if (app->storage != NULL) {
+		struct storage_counters sc;
+		memset(&sc, 0, sizeof sc);
+		counters_add(&sc, storage_lcore_counters(app->storage),
+		             sizeof sc);
+		rte_tel_data_add_dict_u64(d, "storage_commits", sc.commits);
+		rte_tel_data_add_dict_u64(d, "storage_entries", sc.entries);
+		rte_tel_data_add_dict_u64(d, "storage_exists", sc.exists);
+		rte_tel_data_add_dict_u64(d, "storage_not_found", sc.not_found);
+		rte_tel_data_add_dict_u64(d, "storage_full", sc.full);
+		rte_tel_data_add_dict_u64(d, "storage_failed", sc.failed);
+		rte_tel_data_add_dict_u64(d, "storage_txn_errors",
+		                          sc.txn_errors);
+		rte_tel_data_add_dict_u64(d, "storage_commit_ns_total",
+		                          sc.commit_ns_total);
+		rte_tel_data_add_dict_u64(d, "storage_syncs", sc.syncs);
+	}
 	return 0;
 }
 
@@ -111,7 +144,8 @@ int telemetry_register(const struct loomd *app)
 	 * DPDK; the first registration serves. */
 	int rc = rte_telemetry_register_cmd(
 		"/loom/stats", cmd_stats,
-		"loomd counters: port, io lcores, L2/L3 stack, TCP. No parameters");
+		"loomd counters: port, io lcores, L2/L3 stack, TCP, HTTP, storage. "
+		"No parameters");
 	if (rc == 0)
 		rc = rte_telemetry_register_cmd(
 			"/loom/peers", cmd_peers,

@@ -113,6 +113,16 @@ for m in loom_http_requests_total loom_storage_commits_total; do
   ((v > 0)) || fail "$m is $v after requests and writes"
   echo "$m $v"
 done
+# DPDK telemetry carries the same counters: no write happened since the
+# scrape, so the committed-writes counters agree exactly.
+tstats=$(echo /loom/stats | dpdk-telemetry.py -f "loom-$TAG-n1" 2>/dev/null | tail -n 1)
+tw=$(jq -r '."/loom/stats".http_writes_completed // empty' <<<"$tstats")
+ts=$(jq -r '."/loom/stats".storage_entries // empty' <<<"$tstats")
+mw=$(metric_sum loom_http_writes_completed_total "$WORK/metrics.body")
+ms=$(metric_sum loom_storage_entries_total "$WORK/metrics.body")
+[[ -n $tw && $tw == "$mw" && $ts == "$ms" ]] ||
+  fail "telemetry /loom/stats (writes $tw, entries $ts) disagrees with /metrics ($mw, $ms)"
+echo "telemetry /loom/stats agrees with /metrics: $tw writes completed"
 
 echo "== 2 KiB POST with Expect: 100-continue"
 # curl adds Expect: 100-continue by itself only above 1 MiB since 7.x (not
