@@ -13,6 +13,7 @@
  * into play, so the result does not depend on how the library was built.
  */
 #include "common/config.h"
+#include "common/base64.h"
 
 #include "common/log.h"
 
@@ -819,61 +820,6 @@ static int set_endpoint(struct parse_state *st, enum key_id k, const char *v,
 	return 0;
 }
 
-static int b64_val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (is_digit(c))
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Standard base64 (RFC 4648 section 4) with padding, strictly: a multiple
- * of 4 characters, '=' only as the last one or two, and zero bits after
- * the data (so each byte string has exactly one spelling). Returns the
- * decoded length, or -1. `out` holds len / 4 * 3 bytes. (The dataplane has
- * its own copy, dataplane/http/base64.c: loom_common links nothing of the
- * dataplane.) */
-static long b64_decode(const char *s, size_t len, uint8_t *out)
-{
-	if (len == 0 || len % 4 != 0)
-		return -1;
-	size_t n = 0;
-	for (size_t i = 0; i < len; i += 4) {
-		bool last = i + 4 == len;
-		int v[4];
-		int pad = 0;
-		for (int j = 0; j < 4; j++) {
-			char c = s[i + (size_t)j];
-			if (c == '=' && last && j >= 2) {
-				v[j] = 0;
-				pad++;
-				continue;
-			}
-			/* Data after padding ("ab=c") is junk too. */
-			if (pad > 0 || (v[j] = b64_val(c)) < 0)
-				return -1;
-		}
-		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-		             (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		if ((pad == 2 && (w & 0xffff) != 0) ||
-		    (pad == 1 && (w & 0xff) != 0))
-			return -1;
-		out[n++] = (uint8_t)(w >> 16);
-		if (pad < 2)
-			out[n++] = (uint8_t)(w >> 8);
-		if (pad < 1)
-			out[n++] = (uint8_t)w;
-	}
-	return (long)n;
-}
-
 /* One [users] line. The value is not quoted in messages: a hash is
  * material for an offline guessing attack, and a mistyped line may be a
  * plain password. */
@@ -932,7 +878,7 @@ static int set_user(struct parse_state *st, const char *name, const char *v)
 	 * into at most 120 bytes. A longer field is too long whatever it
 	 * holds (the line limit keeps it from occurring with Debian's inih). */
 	uint8_t buf[120];
-	long got = flen[2] > 160 ? LONG_MAX : b64_decode(f[2], flen[2], buf);
+	long got = flen[2] > 160 ? LONG_MAX : base64_decode(f[2], flen[2], buf, sizeof buf);
 	if (got < 0)
 		return fail_line(st, S_USERS, name, "the salt is not standard "
 		                 "base64 with padding (A-Z a-z 0-9 + /, '=')");
@@ -944,7 +890,7 @@ static int set_user(struct parse_state *st, const char *name, const char *v)
 	memcpy(u.salt, buf, (size_t)got);
 	u.salt_len = (uint8_t)got;
 
-	got = flen[3] > 160 ? LONG_MAX : b64_decode(f[3], flen[3], buf);
+	got = flen[3] > 160 ? LONG_MAX : base64_decode(f[3], flen[3], buf, sizeof buf);
 	if (got < 0)
 		return fail_line(st, S_USERS, name, "the hash is not standard "
 		                 "base64 with padding (A-Z a-z 0-9 + /, '=')");

@@ -5,7 +5,7 @@
  * arrives with the control-plane issue: until then it says so and exits 1.
  */
 #include "dataplane/http/auth.h"
-#include "dataplane/http/base64.h"
+#include "common/base64.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -4,7 +4,8 @@
  */
 #include "dataplane/http/auth.h"
 
-#include "dataplane/http/base64.h"
+#include "common/base64.h"
+#include "common/siphash.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -56,62 +57,6 @@ static bool is_name_char(uint8_t c)
 	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 }
 
-static uint64_t load64_le(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-#define ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                             \
-	do {                                                                 \
-		v0 += v1;                                                    \
-		v1 = ROTL64(v1, 13);                                         \
-		v1 ^= v0;                                                    \
-		v0 = ROTL64(v0, 32);                                         \
-		v2 += v3;                                                    \
-		v3 = ROTL64(v3, 16);                                         \
-		v3 ^= v2;                                                    \
-		v0 += v3;                                                    \
-		v3 = ROTL64(v3, 21);                                         \
-		v3 ^= v0;                                                    \
-		v2 += v1;                                                    \
-		v1 = ROTL64(v1, 17);                                         \
-		v1 ^= v2;                                                    \
-		v2 = ROTL64(v2, 32);                                         \
-	} while (0)
-
-/* SipHash-2-4 (Aumasson and Bernstein): the cache's keyed fingerprint. */
-static uint64_t siphash24(const uint64_t k[2], const uint8_t *in, size_t len)
-{
-	uint64_t v0 = 0x736f6d6570736575ULL ^ k[0];
-	uint64_t v1 = 0x646f72616e646f6dULL ^ k[1];
-	uint64_t v2 = 0x6c7967656e657261ULL ^ k[0];
-	uint64_t v3 = 0x7465646279746573ULL ^ k[1];
-	size_t whole = len - len % 8;
-	for (size_t i = 0; i < whole; i += 8) {
-		uint64_t m = load64_le(in + i);
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	uint64_t b = (uint64_t)len << 56;
-	for (size_t i = 0; i < len % 8; i++)
-		b |= (uint64_t)in[whole + i] << (8 * i);
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
 
 /* ------------------------------------------------------------------------
  * API

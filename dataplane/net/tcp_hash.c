@@ -1,58 +1,9 @@
-/* Keyed hashes: SipHash-2-4 for the 4-tuple table, ISNs (RFC 6528) and SYN
+/* Keyed hashes (common/siphash.h) for the 4-tuple table, ISNs (RFC 6528) and SYN
  * cookies. The key is cfg.secret, mixed with a domain byte per use. */
 #include "dataplane/net/tcp_priv.h"
+#include "common/siphash.h"
 
 #include <string.h>
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-
-#define SIPROUND                                                          \
-	do {                                                              \
-		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
-		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                    \
-		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                    \
-		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
-	} while (0)
-
-static uint64_t le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-uint64_t tcp_siphash(const uint64_t key[2], const void *data, size_t len)
-{
-	const uint8_t *in = data;
-	uint64_t k0 = key[0], k1 = key[1];
-	uint64_t v0 = 0x736f6d6570736575ull ^ k0;
-	uint64_t v1 = 0x646f72616e646f6dull ^ k1;
-	uint64_t v2 = 0x6c7967656e657261ull ^ k0;
-	uint64_t v3 = 0x7465646279746573ull ^ k1;
-	uint64_t b = (uint64_t)len << 56;
-	size_t i;
-
-	for (i = 0; i + 8 <= len; i += 8) {
-		uint64_t m = le64(in + i);
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	for (size_t j = 0; i + j < len; j++)
-		b |= (uint64_t)in[i + j] << (8 * j);
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
 
 /* domain byte, 4-tuple (local address is the stack's), extra words */
 static uint64_t tuple_hash(const struct tcp_stack *s, uint8_t domain,
@@ -69,7 +20,7 @@ static uint64_t tuple_hash(const struct tcp_stack *s, uint8_t domain,
 	b[12] = (uint8_t)lport;
 	memcpy(b + 13, &x1, 4);
 	memcpy(b + 17, &x2, 4);
-	return tcp_siphash(s->cfg.secret, b, sizeof b);
+	return siphash24(s->cfg.secret, b, sizeof b);
 }
 
 uint32_t tcp_tuple_hash(const struct tcp_stack *s, uint32_t rip,

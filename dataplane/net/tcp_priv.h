@@ -4,7 +4,7 @@
  * Files, one concern each:
  *   tcp_conn.c    stack create/destroy, connection pool, 4-tuple hash,
  *                 listeners, ephemeral ports, close/free, dirty list
- *   tcp_hash.c    SipHash-2-4, ISNs (RFC 6528), SYN cookies
+ *   tcp_hash.c    keyed hashes: the table, ISNs (RFC 6528), SYN cookies
  *   tcp_opt.c     option parsing and building
  *   tcp_buf.c     send ring, receive ring with out-of-order intervals,
  *                 receive window computation
@@ -178,7 +178,6 @@ void tcp_conn_init_common(struct tcp_conn *c, uint32_t rip, uint16_t rport,
 void tcp_half_open_done(struct tcp_conn *c);
 
 /* tcp_hash.c */
-uint64_t tcp_siphash(const uint64_t key[2], const void *data, size_t len);
 uint32_t tcp_tuple_hash(const struct tcp_stack *s, uint32_t rip,
                         uint16_t rport, uint16_t lport);
 uint32_t tcp_isn(const struct tcp_stack *s, uint32_t rip, uint16_t rport,

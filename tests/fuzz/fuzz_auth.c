@@ -14,7 +14,7 @@
  * documented; a mode-none context says OK to everything.
  */
 #include "dataplane/http/auth.h"
-#include "dataplane/http/base64.h"
+#include "common/base64.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -9,7 +9,8 @@ loom_fuzz_target(fuzz_json ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_json.c
 # wolfCrypt supplies PBKDF2 (not instrumented, it is not under test).
 loom_fuzz_target(fuzz_auth ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_auth.c
                  ${CMAKE_SOURCE_DIR}/dataplane/http/auth.c
-                 ${CMAKE_SOURCE_DIR}/dataplane/http/base64.c)
+                 ${CMAKE_SOURCE_DIR}/common/base64.c
+                 ${CMAKE_SOURCE_DIR}/common/siphash.c)
 if(LOOM_FUZZ)
   target_link_libraries(fuzz_auth PRIVATE PkgConfig::WOLFSSL)
 endif()

@@ -12,6 +12,7 @@ loom_fuzz_target(fuzz_tcp
   ${CMAKE_SOURCE_DIR}/dataplane/net/icmp.c
   ${CMAKE_SOURCE_DIR}/dataplane/net/tcp_conn.c
   ${CMAKE_SOURCE_DIR}/dataplane/net/tcp_hash.c
+  ${CMAKE_SOURCE_DIR}/common/siphash.c
   ${CMAKE_SOURCE_DIR}/dataplane/net/tcp_opt.c
   ${CMAKE_SOURCE_DIR}/dataplane/net/tcp_buf.c
   ${CMAKE_SOURCE_DIR}/dataplane/net/tcp_cc.c

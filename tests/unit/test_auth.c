@@ -8,7 +8,7 @@
 #include "check.h"
 
 #include "dataplane/http/auth.h"
-#include "dataplane/http/base64.h"
+#include "common/base64.h"
 
 #include <stdbool.h>
 #include <stdint.h>

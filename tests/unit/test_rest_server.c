@@ -23,7 +23,7 @@
 #include "check.h"
 #include "tcp_harness.h"
 #include "dataplane/http/auth.h"
-#include "dataplane/http/base64.h"
+#include "common/base64.h"
 #include "dataplane/http/json_validate.h"
 #include "dataplane/http/rest_route.h"
 #include "dataplane/http/rest_server.h"

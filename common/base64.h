@@ -7,12 +7,11 @@
  * no URL-safe alphabet), and the bits after the data are zero, so every
  * byte string has exactly one accepted spelling. Pure C, no allocation.
  *
- * common/config.c carries its own copy of the decoder (loom_common links
- * nothing of the dataplane); test_auth.c and test_config.c put the same
- * kinds of bad spelling to each.
+ * Used by HTTP Basic authentication (dataplane/http/auth.c), the [users]
+ * verifiers of the config and loomctl passwd.
  */
-#ifndef LOOM_HTTP_BASE64_H
-#define LOOM_HTTP_BASE64_H
+#ifndef LOOM_COMMON_BASE64_H
+#define LOOM_COMMON_BASE64_H
 
 #include <stddef.h>
 #include <stdint.h>

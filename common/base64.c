@@ -1,7 +1,7 @@
 /*
  * base64.c - strict standard base64 (see base64.h).
  */
-#include "dataplane/http/base64.h"
+#include "common/base64.h"
 
 #include <stdbool.h>
 
