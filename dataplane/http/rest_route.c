@@ -111,9 +111,9 @@ static bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
 bool rest_etag_matches(struct http_span inm, const char *etag, size_t etag_len)
 {
-	const char *p = inm.p, *end = inm.p + inm.len;
-	if (p == NULL)
+	if (inm.p == NULL)
 		return false;
+	const char *p = inm.p, *end = inm.p + inm.len;
 	while (p < end) {
 		while (p < end && (is_ows(*p) || *p == ','))
 			p++;
