@@ -57,13 +57,15 @@ enum section_id {
 	S_HOST,
 	S_HTTP,
 	S_USERS,
+	S_REPL,
+	S_PEERS,
 	S_COUNT
 };
 
 static const char *const section_names[S_COUNT] = {
 	"node", "eal", "dataplane", "lcores", "idle",
 	"mempool", "storage", "fault", "run", "tcp", "test", "host",
-	"http", "users",
+	"http", "users", "repl", "peers",
 };
 
 enum key_id {
@@ -142,6 +144,13 @@ enum key_id {
 	K_HTTP_LARGE_POOL,
 	K_HTTP_AUTH,
 	K_USER, /* every [users] line: the key is the user's name */
+	K_REPL_SECRET,
+	K_REPL_BATCH,
+	K_REPL_WINDOW,
+	K_REPL_PING,
+	K_REPL_DEAD,
+	K_REPL_MAX_FRAME,
+	K_PEER, /* every [peers] line: the key is the node id */
 	K_COUNT
 };
 
@@ -255,6 +264,16 @@ static const struct key_desc keys[K_COUNT] = {
 	/* Never found by name: line_handler() sends [users] lines to
 	 * set_user() before the key lookup. */
 	[K_USER] = OTHER(S_USERS, "", false),
+	[K_REPL_SECRET] = OTHER(S_REPL, "secret_file", false),
+	[K_REPL_BATCH] = UINT(S_REPL, "batch_max", repl_batch_max, 1, 4096),
+	[K_REPL_WINDOW] = UINT(S_REPL, "window", repl_window, 16, 1048576),
+	[K_REPL_PING] = UINT(S_REPL, "ping_interval_ms", repl_ping_ms, 50,
+	                     60000),
+	[K_REPL_DEAD] = UINT(S_REPL, "dead_after_ms", repl_dead_ms, 200,
+	                     600000),
+	[K_REPL_MAX_FRAME] = UINT(S_REPL, "max_frame", repl_max_frame, 65536,
+	                          16777216),
+	[K_PEER] = OTHER(S_PEERS, "", false),
 };
 
 /* [users] values: "pbkdf2-sha256$" ITERATIONS "$" SALT_B64 "$" HASH_B64. */
@@ -820,6 +839,40 @@ static int set_endpoint(struct parse_state *st, enum key_id k, const char *v,
 	return 0;
 }
 
+/* One [peers] line: ID = A.B.C.D. */
+static int set_peer(struct parse_state *st, const char *name, const char *v)
+{
+	struct loom_config *cfg = st->cfg;
+	uint64_t id;
+	if (parse_dec(name, strlen(name), &id) != NUM_OK || id < 1 ||
+	    id > 65535)
+		return fail_line(st, S_PEERS, name, "a peer is named by its "
+		                 "node id, 1..65535");
+	uint32_t h;
+	const char *end = parse_quad(v, &h);
+	if (end == NULL || *end != '\0')
+		return fail_line(st, S_PEERS, name, "%s is not an IPv4 address "
+		                 "(A.B.C.D: the peer's dataplane address)", Q(v));
+	if (!is_unicast(h))
+		return fail_line(st, S_PEERS, name, "%s is not a unicast host "
+		                 "address", dotted(h).s);
+	for (unsigned i = 0; i < cfg->n_peers; i++) {
+		if (cfg->peers[i].id == id)
+			return fail_line(st, S_PEERS, name, "peer listed twice");
+		if (cfg->peers[i].ip_be == be_from_host(h))
+			return fail_line(st, S_PEERS, name, "%s is also peer "
+			                 "%u's address", dotted(h).s,
+			                 cfg->peers[i].id);
+	}
+	if (cfg->n_peers >= LOOM_MAX_PEERS)
+		return fail_line(st, S_PEERS, name, "more than %d peers",
+		                 LOOM_MAX_PEERS);
+	cfg->peers[cfg->n_peers].id = (uint16_t)id;
+	cfg->peers[cfg->n_peers].ip_be = be_from_host(h);
+	cfg->n_peers++;
+	return 0;
+}
+
 /* One [users] line. The value is not quoted in messages: a hash is
  * material for an offline guessing attack, and a mistyped line may be a
  * plain password. */
@@ -966,6 +1019,13 @@ static int set_value(struct parse_state *st, enum key_id k, const char *v)
 		else
 			return fail_value(st, k, "%s is not commit or interval",
 			                  Q(v));
+		return 0;
+	case K_REPL_SECRET:
+		if (strlen(v) >= sizeof cfg->repl_secret_file)
+			return fail_value(st, k, "longer than %zu characters",
+			                  sizeof cfg->repl_secret_file - 1);
+		snprintf(cfg->repl_secret_file, sizeof cfg->repl_secret_file,
+		         "%s", v);
 		return 0;
 	case K_HTTP_AUTH:
 		if (strcmp(v, "basic") == 0)
@@ -1251,6 +1311,10 @@ static int line_handler(void *user, const char *section, const char *name,
 		          "with a header such as [node])", Q(name));
 		return 0;
 	}
+	if (st->section == S_PEERS) {
+		st->last_key = K_PEER;
+		return set_peer(st, name, value) == 0;
+	}
 	if (st->section == S_USERS) {
 		st->last_key = K_USER;
 		snprintf(st->last_user, sizeof st->last_user, "%s", name);
@@ -1399,6 +1463,32 @@ static int validate(struct parse_state *st)
 		                c->http_max_header_bytes,
 		                AT(K_HTTP_MAX_HEADER_BYTES), c->tcp_rcvbuf,
 		                AT(K_TCP_RCVBUF));
+	if (c->repl_dead_ms <= c->repl_ping_ms)
+		return fail_key(st, K_REPL_DEAD, "%u (%s) must be above "
+		                "ping_interval_ms %u: a live link pings before it "
+		                "is declared dead", c->repl_dead_ms,
+		                AT(K_REPL_DEAD), c->repl_ping_ms);
+	if (c->repl_max_frame < c->max_body_bytes + 4096u)
+		return fail_key(st, K_REPL_MAX_FRAME, "%u (%s) cannot carry one "
+		                "entry of max_body %u plus its headers (%u)",
+		                c->repl_max_frame, AT(K_REPL_MAX_FRAME),
+		                c->max_body_bytes, c->max_body_bytes + 4096u);
+	for (unsigned i = 0; i < c->n_peers; i++) {
+		if (c->peers[i].id == c->node_id)
+			return fail_key(st, K_NODE_ID, "%u is this node; [peers] "
+			                "lists the other nodes", c->node_id);
+		if (c->peers[i].ip_be == c->ip_be)
+			return fail_key(st, K_IP, "[peers] %u has this node's own "
+			                "address", c->peers[i].id);
+	}
+	if (c->n_peers > 0 && c->n_repl_lcores == 0)
+		return fail_key(st, K_REPL_LCORES, "[peers] names %u node(s) but "
+		                "no repl lcore is configured to replicate with "
+		                "them", c->n_peers);
+	if (c->n_peers > 0 && c->repl_secret_file[0] == '\0')
+		return fail_key(st, K_REPL_SECRET, "[peers] names %u node(s): "
+		                "the links need secret_file (64 hex digits, the "
+		                "same on every node)", c->n_peers);
 	/* Last: every config written before [http] existed fails here, and
 	 * its other mistakes are worth reporting first. */
 	if (c->auth_mode == LOOM_AUTH_BASIC && c->n_users == 0)
@@ -1463,6 +1553,11 @@ void loom_config_defaults(struct loom_config *cfg)
 	cfg->http_write_pool = 8192;
 	cfg->http_large_pool = 64;
 	cfg->auth_mode = LOOM_AUTH_BASIC;
+	cfg->repl_batch_max = 256;
+	cfg->repl_window = 8192;
+	cfg->repl_ping_ms = 1000;
+	cfg->repl_dead_ms = 5000;
+	cfg->repl_max_frame = 1048576;
 	cfg->n_users = 0;
 	cfg->host_numa_node = -1;
 	snprintf(cfg->log_level, sizeof cfg->log_level, "info");

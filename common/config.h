@@ -31,9 +31,16 @@
 #define LOOM_EAL_ARGS_MAX 1024 /* raw EAL argument string, incl. NUL */
 #define LOOM_MAX_IO_LCORES 16
 #define LOOM_MAX_REPL_LCORES 4
+#define LOOM_MAX_PEERS 15      /* clusters of up to 16 nodes */
 #define LOOM_MAX_USERS 32      /* [users] entries */
 
 enum loom_sync_mode { LOOM_SYNC_COMMIT = 0, LOOM_SYNC_INTERVAL = 1 };
+
+/* Another node of the cluster (docs/REPLICATION.md). */
+struct loom_peer {
+	uint16_t id;
+	uint32_t ip_be; /* its dataplane address; it listens on repl_port */
+};
 
 /* [http] auth: who may use the REST API (dataplane/http/auth.h). */
 enum loom_auth_mode { LOOM_AUTH_BASIC = 0, LOOM_AUTH_NONE = 1 };
@@ -202,6 +209,25 @@ struct loom_config {
 	char host_nic[32];        /* nic = PCI address (0000:3b:00.0) of the
 	                             dataplane NIC */
 	char host_nic_driver[32]; /* nic_driver = vfio-pci|mlx5_core|... */
+
+	/* [repl]: replication (docs/REPLICATION.md). Needs a repl lcore and
+	 * secret_file when [peers] names any node. */
+	char repl_secret_file[LOOM_PATH_MAX]; /* secret_file = path of 64 hex
+	                                  digits, the same on every node: the
+	                                  link keys derive from it until
+	                                  loom-controld hands them out */
+	uint32_t repl_batch_max;  /* batch_max = 1..4096 entries per BATCH, default 256 */
+	uint32_t repl_window;     /* window = 16..1048576 entries sent beyond the
+	                             peer's last ACK, default 8192 */
+	uint32_t repl_ping_ms;    /* ping_interval_ms = 50..60000, default 1000 */
+	uint32_t repl_dead_ms;    /* dead_after_ms = 200..600000, default 5000,
+	                             > ping_interval_ms */
+	uint32_t repl_max_frame;  /* max_frame = 65536..16777216 bytes, default
+	                             1048576 (>= max_body + headroom) */
+
+	/* [peers]: one line per other node: ID = A.B.C.D */
+	struct loom_peer peers[LOOM_MAX_PEERS];
+	uint16_t n_peers;
 
 	/* [run] */
 	char stats_file[LOOM_PATH_MAX]; /* stats_file = path, "" = none (default);

@@ -13,6 +13,9 @@
 #                  [--echo-port P] [--connect A.B.C.D:P] [--connect-count N]
 #                  [--http-header-timeout-ms N] [--http-backpressure-ms N]
 #                  [--http-max-inflight N] [--user NAME=HASH]...
+#                  [--peers ID=A.B.C.D[,ID=A.B.C.D...] --repl-secret FILE]
+#                  [--repl-batch-max N] [--repl-window N]
+#                  [--repl-ping-ms N] [--repl-dead-ms N]
 #
 # DIR holds the node's data and stats file (DIR/data, DIR/stats.json).
 # --mem MB is EAL's --no-huge memory (default 256; the TCP tests use 1024).
@@ -36,6 +39,12 @@
 # --http-backpressure-ms and --http-max-inflight set header_timeout_ms,
 # backpressure_timeout_ms and max_inflight; the other [http] keys keep
 # loomd's defaults.
+# --peers (the other nodes of the cluster: node id = dataplane address)
+# adds a repl lcore (id N+2, CPU 1, with its own queue pair: qpairs=N+1),
+# writes [peers] and [repl] with secret_file = --repl-secret (required with
+# --peers: a file of 64 hex digits, the same for every node); the
+# --repl-* flags set [repl] batch_max, window, ping_interval_ms and
+# dead_after_ms (docs/REPLICATION.md).
 set -euo pipefail
 
 # The comment block above, without its '# ' prefixes.
@@ -48,6 +57,7 @@ tcp_max_conns="" tcp_sndbuf="" tcp_rcvbuf="" tcp_syn_backlog=""
 tcp_time_wait_ms="" tcp_rto_min_ms="" tcp_rto_init_ms="" tcp_delack_ms=""
 echo_port="" connect="" connect_count=""
 http_header_timeout_ms="" http_backpressure_ms="" http_max_inflight=""
+peers="" repl_secret="" repl_batch_max="" repl_window="" repl_ping_ms="" repl_dead_ms=""
 users=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -83,6 +93,12 @@ while [[ $# -gt 0 ]]; do
     --http-backpressure-ms) http_backpressure_ms=$2 ;;
     --http-max-inflight) http_max_inflight=$2 ;;
     --user) users+=("$2") ;;
+    --peers) peers=$2 ;;
+    --repl-secret) repl_secret=$2 ;;
+    --repl-batch-max) repl_batch_max=$2 ;;
+    --repl-window) repl_window=$2 ;;
+    --repl-ping-ms) repl_ping_ms=$2 ;;
+    --repl-dead-ms) repl_dead_ms=$2 ;;
     *) echo "node-config.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
   shift 2
@@ -155,14 +171,42 @@ done
 ((${#user_lines[@]} <= 32)) || die "--user: at most 32 users"
 if ((${#user_lines[@]})); then auth=basic; else auth=none; fi
 
-# Lcores: io 1..N and storage N+1 share CPU 1; main 0 has CPU 0.
+# --peers ID=IP,...: checked for form here, for meaning by loomd.
+peer_lines=() repl_keys=()
+if [[ -n $peers ]]; then
+  [[ -n $repl_secret ]] || die "--peers needs --repl-secret FILE (64 hex digits, the same on every node)"
+  IFS=, read -ra plist <<<"$peers"
+  for p in "${plist[@]}"; do
+    [[ $p =~ ^([0-9]{1,5})=([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})$ ]] ||
+      die "--peers: '$p' is not ID=A.B.C.D"
+    peer_lines+=("${BASH_REMATCH[1]} = ${BASH_REMATCH[2]}")
+  done
+  repl_keys+=("secret_file = $repl_secret")
+  if [[ -n $repl_batch_max ]]; then uint --repl-batch-max "$repl_batch_max" 1 4096; repl_keys+=("batch_max = $repl_batch_max"); fi
+  if [[ -n $repl_window ]]; then uint --repl-window "$repl_window" 16 1048576; repl_keys+=("window = $repl_window"); fi
+  if [[ -n $repl_ping_ms ]]; then uint --repl-ping-ms "$repl_ping_ms" 50 60000; repl_keys+=("ping_interval_ms = $repl_ping_ms"); fi
+  if [[ -n $repl_dead_ms ]]; then uint --repl-dead-ms "$repl_dead_ms" 200 600000; repl_keys+=("dead_after_ms = $repl_dead_ms"); fi
+elif [[ -n $repl_secret ]]; then
+  die "--repl-secret without --peers: a single node does not replicate"
+fi
+
+# Lcores: io 1..N, storage N+1 and (with peers) repl N+2 share CPU 1;
+# main 0 has CPU 0. The repl lcore has its own queue pair.
 storage=$((io + 1))
+repl_lcore=$((io + 2))
+qpairs=$io
 if ((io == 1)); then
   lcores="0@0,1@1,2@1"
   io_list=1
 else
   lcores="0@0,(1-$io)@1,$storage@1"
   io_list=$(seq -s, 1 "$io")
+fi
+repl_line=""
+if ((${#peer_lines[@]})); then
+  lcores="$lcores,$repl_lcore@1"
+  repl_line="repl = $repl_lcore"
+  qpairs=$((io + 1))
 fi
 
 cat <<INI
@@ -172,7 +216,7 @@ id = $node
 name = n$node
 
 [eal]
-args = --no-pci --no-huge -m $mem --file-prefix loom-$tag-n$node --lcores $lcores --vdev net_af_packet0,iface=dp0,qpairs=$io,framecnt=16384
+args = --no-pci --no-huge -m $mem --file-prefix loom-$tag-n$node --lcores $lcores --vdev net_af_packet0,iface=dp0,qpairs=$qpairs,framecnt=16384
 
 [dataplane]
 ip = $ip
@@ -181,6 +225,7 @@ ip = $ip
 main = 0
 io = $io_list
 storage = $storage
+$repl_line
 
 [idle]
 spin_polls = 1000
@@ -217,4 +262,10 @@ printf '%s\n' "${http_keys[@]}" "auth = $auth"
 if ((${#user_lines[@]})); then
   printf '\n[users]\n'
   printf '%s\n' "${user_lines[@]}"
+fi
+if ((${#peer_lines[@]})); then
+  printf '\n[repl]\n'
+  printf '%s\n' "${repl_keys[@]}"
+  printf '\n[peers]\n'
+  printf '%s\n' "${peer_lines[@]}"
 fi

@@ -31,6 +31,10 @@ enum write_op {
 	WRITE_POST = 1,   /* insert: store_local_put */
 	WRITE_PUT = 2,    /* upsert: store_local_upsert */
 	WRITE_DELETE = 3, /* tombstone: store_local_delete */
+	WRITE_REMOTE = 4, /* a peer's BATCH (docs/REPLICATION.md): n_entries
+	                     encoded entries (storage/entry.h) of `origin`,
+	                     seqs first_seq.., back to back at body_off,
+	                     applied in order with store_apply_remote */
 };
 
 enum write_result {
@@ -40,6 +44,9 @@ enum write_result {
 	WRITE_INVALID = 3,   /* the store refused the arguments (400) */
 	WRITE_FULL = 4,      /* LMDB map full: nothing committed (507) */
 	WRITE_FAILED = 5,    /* any other LMDB error: nothing committed (500) */
+	WRITE_GAP = 6,       /* REMOTE: an entry's seq was past cursor + 1;
+	                        the entries before it are applied, `seq` is
+	                        the cursor: resubscribe from seq + 1 */
 };
 
 struct write_req {
@@ -59,12 +66,18 @@ struct write_req {
 	uint64_t submit_us;  /* io lcore clock at submission: write latency */
 	void *pool;          /* the pool it returns to (io lcore's business) */
 	struct write_req *next; /* io lcore's queues; storage leaves it alone */
+	/* WRITE_REMOTE only (table_len = key_len = 0) */
+	uint16_t origin;
+	uint32_t n_entries;
+	uint64_t first_seq;
 
 	/* --- written by the storage lcore before completion --- */
 	int32_t result;      /* enum write_result */
 	int32_t store_err;   /* store/LMDB code behind WRITE_FAILED/FULL/INVALID */
 	struct loom_version version;
-	uint64_t seq;
+	uint64_t seq;        /* local writes: the seq issued; WRITE_REMOTE: the
+	                        origin's cursor after the batch (duplicates
+	                        skipped count as applied) */
 
 	char data[];
 };

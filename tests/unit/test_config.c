@@ -1247,6 +1247,69 @@ static void test_users_section(void)
 	CHECK(strstr(err, "ZGVmZ2hp") == NULL);
 }
 
+/* [repl] and [peers] (docs/REPLICATION.md). */
+static void test_repl_sections(void)
+{
+	struct loom_config c;
+	CHECK(parse(MIN_CONFIG, &c) == 0);
+	CHECK_EQ_U64(c.n_peers, 0);
+	CHECK_EQ_U64(c.repl_batch_max, 256);
+	CHECK_EQ_U64(c.repl_window, 8192);
+	CHECK_EQ_U64(c.repl_ping_ms, 1000);
+	CHECK_EQ_U64(c.repl_dead_ms, 5000);
+	CHECK_EQ_U64(c.repl_max_frame, 1048576);
+	CHECK(c.repl_secret_file[0] == '\0');
+
+	/* A three-node cluster's node 1: lines 10.. are [lcores] repl,
+	 * [repl], [peers]. */
+#define REPL_OK                                                              \
+	NODE_LINES "repl = 2\nstorage = 3\n[http]\nauth = none\n"            \
+	"[repl]\nsecret_file = /etc/loom/cluster.key\nbatch_max = 64\n"      \
+	"[peers]\n2 = 10.0.0.12\n3 = 10.0.0.13\n"
+	CHECK(parse(REPL_OK, &c) == 0);
+	CHECK_EQ_U64(c.n_peers, 2);
+	CHECK_EQ_U64(c.peers[0].id, 2);
+	CHECK_EQ_U64(c.peers[0].ip_be, be(10, 0, 0, 12));
+	CHECK_EQ_U64(c.peers[1].id, 3);
+	CHECK_EQ_U64(c.peers[1].ip_be, be(10, 0, 0, 13));
+	CHECK_EQ_U64(c.repl_batch_max, 64);
+	CHECK(strcmp(c.repl_secret_file, "/etc/loom/cluster.key") == 0);
+
+	/* Bad lines in [peers] (line 17 is the first peer). */
+	EXPECT_ERR(NODE_LINES "repl = 2\nstorage = 3\n[http]\nauth = none\n"
+	           "[repl]\nsecret_file = k\n[peers]\n0 = 10.0.0.12\n",
+	           "t.ini:17: [peers] 0:", "node id, 1..65535");
+	EXPECT_ERR(NODE_LINES "repl = 2\nstorage = 3\n[http]\nauth = none\n"
+	           "[repl]\nsecret_file = k\n[peers]\n2 = 10.0.0\n",
+	           "t.ini:17: [peers] 2:", "not an IPv4 address");
+	EXPECT_ERR(NODE_LINES "repl = 2\nstorage = 3\n[http]\nauth = none\n"
+	           "[repl]\nsecret_file = k\n[peers]\n2 = 10.0.0.12\n"
+	           "2 = 10.0.0.13\n", "t.ini:18: [peers] 2:", "listed twice");
+	EXPECT_ERR(NODE_LINES "repl = 2\nstorage = 3\n[http]\nauth = none\n"
+	           "[repl]\nsecret_file = k\n[peers]\n2 = 10.0.0.12\n"
+	           "3 = 10.0.0.12\n", "t.ini:18: [peers] 3:",
+	           "also peer 2's address");
+	/* Whole-file checks. */
+	EXPECT_ERR(NODE_LINES "repl = 2\nstorage = 3\n[http]\nauth = none\n"
+	           "[repl]\nsecret_file = k\n[peers]\n1 = 10.0.0.12\n",
+	           "[node] id", "is this node");
+	EXPECT_ERR(NODE_LINES "repl = 2\nstorage = 3\n[http]\nauth = none\n"
+	           "[repl]\nsecret_file = k\n[peers]\n2 = 10.0.0.11\n",
+	           "[dataplane] ip", "this node's own address");
+	EXPECT_ERR(MIN_CONFIG "[repl]\nsecret_file = k\n[peers]\n"
+	           "2 = 10.0.0.12\n", "[lcores] repl", "no repl lcore");
+	EXPECT_ERR(NODE_LINES "repl = 2\nstorage = 3\n[http]\nauth = none\n"
+	           "[peers]\n2 = 10.0.0.12\n", "[repl] secret_file",
+	           "64 hex digits");
+	EXPECT_ERR(MIN_CONFIG "[repl]\nping_interval_ms = 5000\n"
+	           "dead_after_ms = 5000\n", "[repl] dead_after_ms",
+	           "must be above ping_interval_ms");
+	EXPECT_ERR(MIN_CONFIG "[storage]\nmax_body = 1048576\n",
+	           "[repl] max_frame", "cannot carry one entry");
+	EXPECT_ERR(MIN_CONFIG "[repl]\nwindow = 8\n", "t.ini:13: [repl] window:",
+	           "is out of range");
+}
+
 int main(void)
 {
 	test_veth_profile();
@@ -1262,5 +1325,6 @@ int main(void)
 	test_host_section();
 	test_http_section();
 	test_users_section();
+	test_repl_sections();
 	CHECK_DONE();
 }
