@@ -24,6 +24,9 @@
  * with room to spare; larger bodies take a large buffer. */
 #define REQ_SMALL_DATA 4096
 #define REQ_POOL_CACHE 64
+/* The repl lcore's TCP (see io_tcp_create). */
+#define REPL_TCP_CONNS(peers) ((peers) * 2u + 16u)
+#define REPL_TCP_BUF (256u * 1024u)
 
 /* Source ports for active opens; each io lcore owns an equal slice. */
 #define EPH_LO 32768u
@@ -129,8 +132,8 @@ static void io_flush_tx(struct io_lcore *io)
 static void io_share_arp(struct io_lcore *io, struct rte_mbuf *m)
 {
 	struct loomd *app = io->app;
-	for (uint16_t i = 0; i < app->n_io; i++) {
-		struct io_lcore *peer = app->io[i];
+	for (uint16_t i = 0; i < io_tcp_lcore_count(app); i++) {
+		struct io_lcore *peer = io_tcp_lcore(app, i);
 		if (peer == io)
 			continue;
 		struct rte_mbuf *c = rte_pktmbuf_copy(m, app->port.pool, 0,
@@ -181,23 +184,32 @@ static void io_drain_steered(struct io_lcore *io)
 
 struct io_lcore *io_tcp_port_owner(const struct loomd *app, uint16_t port)
 {
-	if (app->n_io <= 1 || port < EPH_LO || port > EPH_HI)
+	uint16_t n = io_tcp_lcore_count(app);
+	if (n <= 1 || port < EPH_LO || port > EPH_HI)
 		return NULL;
-	uint32_t slice = (EPH_HI - EPH_LO + 1) / app->n_io;
+	uint32_t slice = (EPH_HI - EPH_LO + 1) / n;
 	uint32_t i = (port - EPH_LO) / slice;
-	return i < app->n_io ? app->io[i] : NULL;
+	return i < n ? io_tcp_lcore(app, (uint16_t)i) : NULL;
 }
 
 struct io_lcore *io_tcp_flow_owner(const struct loomd *app, const uint8_t *d,
                                    const struct net_rx_result *res)
 {
-	if (app->n_io <= 1)
+	if (io_tcp_lcore_count(app) <= 1)
 		return NULL;
 	const uint8_t *th = d + res->l4_off;
-	struct io_lcore *owner =
-		io_tcp_port_owner(app, (uint16_t)(th[2] << 8 | th[3]));
-	if (owner != NULL || app->port.rss)
+	uint16_t sport = (uint16_t)(th[0] << 8 | th[1]);
+	uint16_t dport = (uint16_t)(th[2] << 8 | th[3]);
+	if (app->repl != NULL &&
+	    (dport == app->cfg->repl_port || sport == app->cfg->repl_port))
+		return app->repl;
+	struct io_lcore *owner = io_tcp_port_owner(app, dport);
+	if (owner != NULL)
 		return owner;
+	if (app->port.rss && app->repl == NULL)
+		return NULL;
+	if (app->n_io == 1)
+		return app->io[0];
 	/* No RSS we can rely on: net_af_packet's kernel fanout hash is
 	 * seeded at random and, with its rollover flag, moves packets to
 	 * another socket when one ring is full, so one flow can reach two
@@ -227,7 +239,7 @@ static void io_rx_one(struct io_lcore *io, struct rte_mbuf *m)
 	}
 	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 	uint16_t len = rte_pktmbuf_data_len(m);
-	if (io->app->n_io > 1 && frame_is_arp(d, len))
+	if (io_tcp_lcore_count(io->app) > 1 && frame_is_arp(d, len))
 		io_share_arp(io, m);
 
 	struct net_rx_result res;
@@ -286,7 +298,7 @@ int io_lcore_main(void *arg)
 	if (io->index == 0 && net_arp_announce(&io->net) == 0)
 		LOG_INFO("io", "lcore %u: gratuitous ARP sent", io->lcore_id);
 	const struct loom_config *cfg = app->cfg;
-	if (cfg->test_connect_count > 0) {
+	if (cfg->test_connect_count > 0 && io->role == IO_ROLE_API) {
 		/* Spread the test's active opens over the io lcores. */
 		uint32_t n = cfg->test_connect_count / app->n_io +
 		             (io->index < cfg->test_connect_count % app->n_io);
@@ -408,8 +420,9 @@ static int io_tcp_create(struct io_lcore *io, int socket)
 {
 	const struct loomd *app = io->app;
 	const struct loom_config *cfg = app->cfg;
-	uint16_t n_io = cfg->n_io_lcores;
-	uint32_t slice = (EPH_HI - EPH_LO + 1) / n_io;
+	uint16_t n_tcp = (uint16_t)(cfg->n_io_lcores +
+	                            (cfg->n_peers > 0 ? 1 : 0));
+	uint32_t slice = (EPH_HI - EPH_LO + 1) / n_tcp;
 	struct tcp_config tc = {
 		.max_conns = cfg->tcp_max_conns,
 		.sndbuf = cfg->tcp_sndbuf,
@@ -427,6 +440,15 @@ static int io_tcp_create(struct io_lcore *io, int socket)
 		.eph_lo = (uint16_t)(EPH_LO + io->index * slice),
 		.eph_hi = (uint16_t)(EPH_LO + (io->index + 1u) * slice - 1),
 	};
+	if (io->role == IO_ROLE_REPL) {
+		/* A handful of long-lived links, not thousands of clients:
+		 * one connection each way per peer plus reconnects in
+		 * TIME_WAIT, with buffers sized for a stream (the window a
+		 * peer may have in flight). */
+		tc.max_conns = REPL_TCP_CONNS(cfg->n_peers);
+		tc.sndbuf = REPL_TCP_BUF;
+		tc.rcvbuf = REPL_TCP_BUF;
+	}
 	if (getrandom(tc.secret, sizeof tc.secret, 0) != sizeof tc.secret) {
 		LOG_ERR("io", "lcore %u: getrandom for the TCP secret failed",
 		        io->lcore_id);
@@ -442,7 +464,7 @@ static int io_tcp_create(struct io_lcore *io, int socket)
 		        tc.sndbuf, tc.rcvbuf);
 		return -1;
 	}
-	if (cfg->test_echo_port != 0 &&
+	if (cfg->test_echo_port != 0 && io->role == IO_ROLE_API &&
 	    echo_listen(&io->echo, io->tcp, cfg->test_echo_port) != 0) {
 		LOG_ERR("io", "lcore %u: cannot listen on echo port %u",
 		        io->lcore_id, cfg->test_echo_port);
@@ -594,7 +616,7 @@ static int io_rest_create(struct io_lcore *io, int socket)
 }
 
 struct io_lcore *io_lcore_create(struct loomd *app, uint16_t index,
-                                 unsigned lcore_id)
+                                 unsigned lcore_id, enum io_role role)
 {
 	const struct loom_config *cfg = app->cfg;
 	int socket = (int)rte_lcore_to_socket_id(lcore_id);
@@ -606,6 +628,7 @@ struct io_lcore *io_lcore_create(struct loomd *app, uint16_t index,
 	}
 	io->lcore_id = lcore_id;
 	io->index = index;
+	io->role = role;
 	io->queue = index;
 	io->app = app;
 	io->burst = cfg->burst > IO_BURST_MAX ? IO_BURST_MAX : cfg->burst;
@@ -657,7 +680,8 @@ struct io_lcore *io_lcore_create(struct loomd *app, uint16_t index,
 		return NULL;
 	}
 	if (io_tcp_create(io, socket) != 0 ||
-	    (app->storage != NULL && io_rest_create(io, socket) != 0)) {
+	    (role == IO_ROLE_API && app->storage != NULL &&
+	     io_rest_create(io, socket) != 0)) {
 		io_lcore_destroy(io);
 		return NULL;
 	}

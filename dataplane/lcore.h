@@ -55,9 +55,16 @@ struct lcore_counters {
 
 enum aux_role { AUX_REPL, AUX_STORAGE };
 
+/* What an io lcore's TCP serves. */
+enum io_role {
+	IO_ROLE_API,  /* the REST API; queue = index < n_io */
+	IO_ROLE_REPL, /* the replication links; queue = index = n_io */
+};
+
 struct io_lcore {
 	unsigned lcore_id;
-	uint16_t index;   /* 0..n_io-1 */
+	uint16_t index;   /* 0..n_io-1 (API), n_io (the repl lcore) */
+	enum io_role role;
 	uint16_t queue;
 	struct loomd *app;
 	struct net_ctx net;
@@ -91,7 +98,19 @@ struct aux_lcore {
 /* Allocate and initialise io lcore `index` on its socket; returns NULL and
  * logs on failure. */
 struct io_lcore *io_lcore_create(struct loomd *app, uint16_t index,
-                                 unsigned lcore_id);
+                                 unsigned lcore_id, enum io_role role);
+
+/* Every lcore with a TCP stack: the API lcores, then the repl lcore. */
+static inline uint16_t io_tcp_lcore_count(const struct loomd *app)
+{
+	return (uint16_t)(app->n_io + (app->repl != NULL));
+}
+
+static inline struct io_lcore *io_tcp_lcore(const struct loomd *app,
+                                            uint16_t i)
+{
+	return i < app->n_io ? app->io[i] : app->repl;
+}
 void io_lcore_destroy(struct io_lcore *io);
 
 struct aux_lcore *aux_lcore_create(struct loomd *app, enum aux_role role,
@@ -105,9 +124,11 @@ struct io_lcore *io_tcp_port_owner(const struct loomd *app, uint16_t port);
 
 /* The io lcore that owns the TCP flow of a segment net_rx() accepted, or
  * NULL when the receiving lcore is right by construction (one io lcore, or
- * hardware RSS keeps each passive flow on one queue). Actively opened flows
+ * hardware RSS keeps each passive flow on one queue). Replication flows
+ * (repl_port at either end) belong to the repl lcore. Actively opened flows
  * belong to the owner of their local port's ephemeral slice; without RSS,
- * passive flows go by a hash of the remote address and port. */
+ * passive flows go by a hash of the remote address and port over the API
+ * lcores. */
 struct io_lcore *io_tcp_flow_owner(const struct loomd *app, const uint8_t *d,
                                    const struct net_rx_result *res);
 

@@ -29,8 +29,12 @@ struct loomd {
 	uint64_t start_tsc;
 	uint64_t tsc_hz;
 
-	uint16_t n_io;
+	uint16_t n_io;                       /* API lcores (REST) */
 	struct io_lcore *io[LOOM_MAX_IO_LCORES];
+	/* The repl lcore (docs/REPLICATION.md): an io lcore whose queue is
+	 * n_io and whose TCP carries the peer links instead of the REST API;
+	 * NULL on a single node. */
+	struct io_lcore *repl;
 	uint16_t n_aux; /* repl lcores */
 	struct aux_lcore *aux[LOOM_MAX_REPL_LCORES + 1];
 	struct store *store;           /* the node's LMDB environment */

@@ -104,6 +104,8 @@ static void destroy_lcores(struct loomd *app)
 	for (uint16_t i = 0; i < app->n_io; i++)
 		io_lcore_destroy(app->io[i]);
 	app->n_io = 0;
+	io_lcore_destroy(app->repl);
+	app->repl = NULL;
 	for (uint16_t i = 0; i < app->n_aux; i++)
 		aux_lcore_destroy(app->aux[i]);
 	app->n_aux = 0;
@@ -182,12 +184,23 @@ static int create_lcores(struct loomd *app)
 	if (create_storage(app) != 0)
 		return -1;
 	for (uint16_t i = 0; i < cfg->n_io_lcores; i++) {
-		app->io[i] = io_lcore_create(app, i, cfg->io_lcores[i]);
+		app->io[i] = io_lcore_create(app, i, cfg->io_lcores[i],
+		                             IO_ROLE_API);
 		if (app->io[i] == NULL)
 			return -1;
 		app->n_io++;
 	}
-	for (uint16_t i = 0; i < cfg->n_repl_lcores; i++) {
+	/* With peers, the first repl lcore carries the links (queue n_io);
+	 * further repl lcores wait for multi-lcore replication, idle. */
+	uint16_t first_aux = 0;
+	if (cfg->n_peers > 0) {
+		app->repl = io_lcore_create(app, app->n_io, cfg->repl_lcores[0],
+		                            IO_ROLE_REPL);
+		if (app->repl == NULL)
+			return -1;
+		first_aux = 1;
+	}
+	for (uint16_t i = first_aux; i < cfg->n_repl_lcores; i++) {
 		struct aux_lcore *a =
 			aux_lcore_create(app, AUX_REPL, cfg->repl_lcores[i]);
 		if (a == NULL)
@@ -213,6 +226,15 @@ static int launch_lcores(struct loomd *app)
 		if (rc != 0) {
 			LOG_ERR("loomd", "launch io lcore %u: %s",
 			        app->io[i]->lcore_id, rte_strerror(-rc));
+			return -1;
+		}
+	}
+	if (app->repl != NULL) {
+		rc = rte_eal_remote_launch(io_lcore_main, app->repl,
+		                           app->repl->lcore_id);
+		if (rc != 0) {
+			LOG_ERR("loomd", "launch repl lcore %u: %s",
+			        app->repl->lcore_id, rte_strerror(-rc));
 			return -1;
 		}
 	}
@@ -311,7 +333,9 @@ static int run(const char *path, char **extra, int n_extra)
 	int status = 1;
 	if (check_lcores(&cfg) != 0)
 		goto out_eal;
-	if (port_open(&app.port, &cfg, cfg.n_io_lcores) != 0)
+	/* One queue pair per io lcore, and one for the repl lcore. */
+	if (port_open(&app.port, &cfg, (uint16_t)(cfg.n_io_lcores +
+	                                           (cfg.n_peers > 0))) != 0)
 		goto out_eal;
 	if (create_lcores(&app) != 0)
 		goto out_port;

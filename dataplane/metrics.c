@@ -226,10 +226,11 @@ size_t metrics_render(const struct loomd *app, struct store_reader *reader,
 	memset(&lc, 0, sizeof lc);
 	memset(&ns, 0, sizeof ns);
 	memset(&ts, 0, sizeof ts);
-	for (uint16_t i = 0; i < app->n_io; i++) {
-		counters_add(&lc, &app->io[i]->c, sizeof lc);
-		counters_add(&ns, &app->io[i]->net.stats, sizeof ns);
-		counters_add(&ts, tcp_stack_stats(app->io[i]->tcp), sizeof ts);
+	for (uint16_t i = 0; i < io_tcp_lcore_count(app); i++) {
+		const struct io_lcore *io = io_tcp_lcore(app, i);
+		counters_add(&lc, &io->c, sizeof lc);
+		counters_add(&ns, &io->net.stats, sizeof ns);
+		counters_add(&ts, tcp_stack_stats(io->tcp), sizeof ts);
 	}
 	counter(&o, "loom_io_rx_packets_total", "frames received", lc.rx_pkts);
 	counter(&o, "loom_io_tx_packets_total", "frames sent", lc.tx_pkts);

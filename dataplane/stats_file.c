@@ -69,12 +69,13 @@ void stats_print_json(const struct loomd *app, FILE *f)
 	uint64_t tcp_cookies_ok = 0;
 	struct fault_stats faults = {0};
 	fputs(",\"lcores\":[", f);
-	for (uint16_t i = 0; i < app->n_io; i++) {
-		const struct io_lcore *io = app->io[i];
+	for (uint16_t i = 0; i < io_tcp_lcore_count(app); i++) {
+		const struct io_lcore *io = io_tcp_lcore(app, i);
 		struct net_stats ns = {0};
 		counters_add(&ns, &io->net.stats, sizeof ns);
-		fprintf(f, "%s{\"lcore\":%u,\"role\":\"io\",\"queue\":%u,",
-		        i ? "," : "", io->lcore_id, io->queue);
+		fprintf(f, "%s{\"lcore\":%u,\"role\":\"%s\",\"queue\":%u,",
+		        i ? "," : "", io->lcore_id,
+		        io->role == IO_ROLE_REPL ? "repl" : "io", io->queue);
 		print_counters(f, &io->c);
 		fprintf(f, ",\"fault\":{\"dropped\":%" PRIu64
 		        ",\"duplicated\":%" PRIu64 ",\"reordered\":%" PRIu64

@@ -73,8 +73,8 @@ static int cmd_stats(const char *cmd, const char *params,
 	memset(&ns, 0, sizeof ns);
 	memset(&ts, 0, sizeof ts);
 	uint64_t conns = 0;
-	for (uint16_t i = 0; i < app->n_io; i++) {
-		const struct io_lcore *io = app->io[i];
+	for (uint16_t i = 0; i < io_tcp_lcore_count(app); i++) {
+		const struct io_lcore *io = io_tcp_lcore(app, i);
 		counters_add(&lc, &io->c, sizeof lc);
 		counters_add(&ns, &io->net.stats, sizeof ns);
 		counters_add(&ts, tcp_stack_stats(io->tcp), sizeof ts);
