@@ -22,12 +22,14 @@
 #define STOP_WARN_S 1       /* at stop: say we wait for io lcores after 1 s */
 #define STOP_MAX_S 30       /* ... and give up on them after 30 s */
 #define STOP_POLL_US 100    /* at stop, the wait between empty passes */
+/* ring pairs: one per io lcore, then one per repl lcore */
+#define STORAGE_MAX_RINGS (LOOM_MAX_IO_LCORES + LOOM_MAX_REPL_LCORES)
 
 struct storage_lcore {
 	struct loomd *app;
 	struct store *store;
 	unsigned lcore_id;
-	uint16_t n_io;
+	uint16_t n_io;      /* ring pairs: [io] lcores, then [repl] lcores */
 	uint16_t rr;        /* the in ring the next dequeue round starts at */
 	uint32_t batch_max; /* capacity of pend[] */
 	uint32_t pend_n;    /* requests in pend[]: held completions first,
@@ -42,12 +44,16 @@ struct storage_lcore {
 	struct idle_backoff idle;
 	/* done[i] refused a completion in the last flush: keep the rest of
 	 * its completions behind it and do not read in[i] until it drains */
-	bool blocked[LOOM_MAX_IO_LCORES];
-	struct rte_ring *in[LOOM_MAX_IO_LCORES];
-	struct rte_ring *done[LOOM_MAX_IO_LCORES];
+	bool blocked[STORAGE_MAX_RINGS];
+	struct rte_ring *in[STORAGE_MAX_RINGS];
+	struct rte_ring *done[STORAGE_MAX_RINGS];
 	/* read by other threads: a line of their own */
 	struct storage_counters c __rte_cache_aligned;
 	struct storage_loop_counters lc;
+	/* the last own seq committed (storage_lcore_own_seq): polled by the
+	 * repl lcore every pass, so on a line of its own too, away from the
+	 * counters written every batch */
+	_Atomic uint64_t own_seq __rte_cache_aligned;
 	/* batch_max slots: completions a done ring refused (in dequeue order),
 	 * then the batch in flight. One array, so the batch is applied in
 	 * place and appended to what is held without copying. */
@@ -195,13 +201,21 @@ static unsigned storage_poll(struct storage_lcore *sl)
 	if (got != 0) {
 		int rc = storage_apply_batch(sl->store, sl->pend + sl->pend_n,
 		                             got, &sl->c, tsc_now_ns);
-		if (rc != 0)
+		if (rc != 0) {
 			log_limited(sl, "batch of %u aborted, every request "
 			            "answered %s: %s", got,
 			            rc == MDB_MAP_FULL ? "full" : "failed",
 			            mdb_strerror(rc));
-		else
+		} else {
 			sl->dirty = true;
+			/* Before the completions go out: once an io lcore
+			 * answers a write, the streamer can already see its
+			 * seq. Release: whoever reads the seq also sees the
+			 * commit that holds it (its read txn begins after). */
+			atomic_store_explicit(&sl->own_seq,
+			                      store_own_seq(sl->store),
+			                      memory_order_release);
+		}
 		sl->pend_n += got;
 	}
 	return got + flush_completions(sl, held);
@@ -232,13 +246,20 @@ static void maybe_sync(struct storage_lcore *sl, bool force)
 
 /* --- stop ---------------------------------------------------------------- */
 
+/* The lcore that produces on ring pair i (storage_lcore.h). */
+static unsigned ring_lcore(const struct loom_config *cfg, uint16_t i)
+{
+	return i < cfg->n_io_lcores ? cfg->io_lcores[i]
+	                            : cfg->repl_lcores[i - cfg->n_io_lcores];
+}
+
 static bool io_lcores_running(const struct storage_lcore *sl)
 {
 	const struct loom_config *cfg = sl->app->cfg;
 	bool running = false;
 
 	for (uint16_t i = 0; i < sl->n_io && !running; i++) {
-		unsigned id = cfg->io_lcores[i];
+		unsigned id = ring_lcore(cfg, i);
 
 		if (id != rte_get_main_lcore() &&
 		    rte_eal_get_lcore_state(id) == RUNNING)
@@ -309,8 +330,9 @@ int storage_lcore_main(void *arg)
 	struct storage_lcore *sl = arg;
 	struct loomd *app = sl->app;
 
-	LOG_INFO("storage", "lcore %u started: %u io rings, batch_max %u, "
-	         "sync %s", sl->lcore_id, sl->n_io, sl->batch_max,
+	LOG_INFO("storage", "lcore %u started: %u ring pairs (io and repl "
+	         "lcores), batch_max %u, sync %s", sl->lcore_id, sl->n_io,
+	         sl->batch_max,
 	         sl->sync_interval ? "interval" : "commit");
 	sl->next_sync_tsc = rte_get_tsc_cycles() + sl->sync_period_tsc;
 	while (!atomic_load_explicit(&app->stop, memory_order_relaxed)) {
@@ -336,6 +358,23 @@ int storage_lcore_main(void *arg)
 
 /* --- set-up and tear-down ------------------------------------------------ */
 
+/* Our origin's cursor as committed, from a short read txn: what
+ * storage_lcore_own_seq() says before the first batch commits. */
+static int read_own_seq(struct store *store, uint64_t *seq)
+{
+	struct store_reader r;
+	int rc = store_reader_init(store, &r);
+
+	if (rc)
+		return rc;
+	rc = store_read_begin(&r);
+	if (rc == 0)
+		rc = store_cursor(&r, store_node_id(store), seq);
+	store_read_end(&r);
+	store_reader_fini(&r);
+	return rc;
+}
+
 struct storage_lcore *storage_lcore_create(struct loomd *app,
                                            unsigned lcore_id,
                                            struct store *store,
@@ -343,18 +382,23 @@ struct storage_lcore *storage_lcore_create(struct loomd *app,
 {
 	const struct loom_config *cfg = app->cfg;
 	int socket = (int)rte_lcore_to_socket_id(lcore_id);
-	uint16_t n_io = cfg->n_io_lcores;
+	uint16_t n_io = (uint16_t)(cfg->n_io_lcores + cfg->n_repl_lcores);
 	uint32_t batch_max = cfg->commit_batch_max;
 	struct storage_lcore *sl;
+	uint64_t own_seq;
 	unsigned slots;
+	int rc;
 
 	/* ring_size + 1 rounded up to a power of two must stay a valid ring
 	 * count; io_index is a u8 and indexes our arrays. */
-	if (store == NULL || n_io == 0 || n_io > LOOM_MAX_IO_LCORES ||
+	if (store == NULL || cfg->n_io_lcores == 0 ||
+	    cfg->n_io_lcores > LOOM_MAX_IO_LCORES ||
+	    cfg->n_repl_lcores > LOOM_MAX_REPL_LCORES ||
 	    batch_max == 0 || ring_size == 0 ||
 	    ring_size > (RTE_RING_SZ_MASK >> 1)) {
 		LOG_ERR("storage", "lcore %u: bad arguments (%u io lcores, "
-		        "batch_max %u, ring size %u)", lcore_id, n_io,
+		        "%u repl lcores, batch_max %u, ring size %u)",
+		        lcore_id, cfg->n_io_lcores, cfg->n_repl_lcores,
 		        batch_max, ring_size);
 		return NULL;
 	}
@@ -368,6 +412,14 @@ struct storage_lcore *storage_lcore_create(struct loomd *app,
 	}
 	sl->app = app;
 	sl->store = store;
+	rc = read_own_seq(store, &own_seq);
+	if (rc != 0) {
+		LOG_ERR("storage", "lcore %u: cannot read our own cursor: %s",
+		        lcore_id, mdb_strerror(rc));
+		rte_free(sl);
+		return NULL;
+	}
+	atomic_init(&sl->own_seq, own_seq);
 	sl->lcore_id = lcore_id;
 	sl->n_io = n_io;
 	sl->batch_max = batch_max;
@@ -454,4 +506,9 @@ const struct storage_loop_counters *
 storage_lcore_loop_counters(const struct storage_lcore *sl)
 {
 	return &sl->lc;
+}
+
+uint64_t storage_lcore_own_seq(const struct storage_lcore *sl)
+{
+	return atomic_load_explicit(&sl->own_seq, memory_order_acquire);
 }

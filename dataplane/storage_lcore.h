@@ -6,6 +6,9 @@
  * lcore's socket):
  *   in[i]    io lcore i -> storage: struct write_req pointers (write_req.h)
  *   done[i]  storage -> io lcore i: the same pointers, results filled
+ * Pairs 0 .. n_io_lcores - 1 are the [lcores] io lcores in order; pair
+ * n_io_lcores + k is repl lcore k ([lcores] repl; the repl lcore is an io
+ * lcore with index n_io, docs/REPLICATION.md), which submits WRITE_REMOTE.
  * Each ring has rte_align32pow2(ring_size + 1) slots, so it holds ring_size
  * requests. ring_size must be at least the number of requests io lcore i
  * can have outstanding (its request pool(s)): then done[i] can always take
@@ -15,7 +18,9 @@
  *   1. dequeue up to [storage] batch_max requests, round-robin over the in
  *      rings with a per-ring quantum and a rotating start, so a busy io
  *      lcore cannot starve the others;
- *   2. storage_apply_batch() (storage/batch.h): one write txn, one commit;
+ *   2. storage_apply_batch() (storage/batch.h): one write txn, one commit
+ *      (client writes and peers' WRITE_REMOTE batches alike); after a
+ *      commit, publish our origin's last seq (storage_lcore_own_seq);
  *   3. enqueue each request on done[req->io_index], in the order it was
  *      dequeued. A request's io_index must be the ring it came in on; one
  *      that says otherwise is counted (misrouted) and answered on the ring
@@ -30,8 +35,8 @@
  *      was committed since the last one (the check runs once per pass, so
  *      an idle sleep can delay it by up to idle_sleep_max_us).
  *   5. no work: idle back-off (dataplane/idle.h).
- * On stop: the loop keeps applying and completing until every io lcore has
- * left its own loop (its EAL state is no longer RUNNING) and the in rings
+ * On stop: the loop keeps applying and completing until every io lcore
+ * (repl lcores included) has left its own loop (its EAL state is no longer RUNNING) and the in rings
  * are empty, then syncs (sync = interval), so every request an io lcore
  * enqueued is committed before the store closes. Completions that no
  * stopped io lcore can take any more are then abandoned (logged); their
@@ -92,6 +97,7 @@ struct rte_ring *storage_lcore_done_ring(struct storage_lcore *sl,
 unsigned storage_lcore_in_depth(const struct storage_lcore *sl, uint16_t io);
 unsigned storage_lcore_done_depth(const struct storage_lcore *sl,
                                   uint16_t io);
+/* Ring pairs: n_io_lcores + n_repl_lcores. */
 uint16_t storage_lcore_n_io(const struct storage_lcore *sl);
 unsigned storage_lcore_id(const struct storage_lcore *sl);
 
@@ -99,6 +105,14 @@ const struct storage_counters *
 storage_lcore_counters(const struct storage_lcore *sl);
 const struct storage_loop_counters *
 storage_lcore_loop_counters(const struct storage_lcore *sl);
+
+/* The last seq of our own origin whose txn has committed (docs/
+ * REPLICATION.md: the streamer's "new local commits" signal). Any thread,
+ * any time after create: an acquire load of what the storage lcore
+ * publishes (release) after each successful commit, before that batch's
+ * completions go out; so a read txn begun after reading N sees seq N in
+ * log.<self>. Starts at the store's cursor of our origin at create. */
+uint64_t storage_lcore_own_seq(const struct storage_lcore *sl);
 
 /* rte_eal_remote_launch entry; arg is the struct storage_lcore. Returns 0
  * when it stops. */

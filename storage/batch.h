@@ -21,10 +21,24 @@
  *     the effect of an earlier one in the same batch (POST a; POST a ->
  *     the second is WRITE_EXISTS). The WRITE_OK requests get strictly
  *     increasing versions and consecutive own seqs in that order.
+ *   - WRITE_REMOTE (a peer's BATCH, write_req.h): the request is first
+ *     validated whole - body inside the buffer, n_entries >= 1 entries
+ *     that decode (entry.h) back to back filling body_len exactly, each of
+ *     r->origin, origin not us, first_seq >= 1, seqs not overflowing - and
+ *     refused as WRITE_INVALID (EINVAL) with nothing of it applied if any
+ *     of that fails. Then its entries go through store_apply_remote in
+ *     order, seqs first_seq, first_seq + 1, ...: duplicates (seq <=
+ *     cursor) are skipped and count as applied, so WRITE_OK with
+ *     seq = the origin's cursor after it (a batch wholly below the cursor
+ *     is OK with the cursor unchanged). An entry past cursor + 1 stops the
+ *     request: WRITE_GAP, store_err STORE_EGAP, seq = the cursor; the
+ *     entries before it stay applied (the txn is still usable) and the
+ *     rest of the batch goes on. version is zero.
  *   - Results (result, store_err, version, seq) are only meaningful after
  *     the call returns: a request applied before a failed commit is first
  *     marked OK and then rewritten. version and seq are zero unless the
- *     result is WRITE_OK; store_err is zero for WRITE_OK.
+ *     result is WRITE_OK (or WRITE_GAP: seq); store_err is zero for
+ *     WRITE_OK.
  *   - The caller owns reqs and every request for the duration of the call
  *     and must be the store's only writer (one open write txn at a time).
  *   - Counters are updated once per call, after the outcome is known, so a
@@ -49,8 +63,16 @@
  *
  * Every request handed to storage_apply_batch() is counted in `entries` and
  * in exactly one outcome counter:
- *   entries == posts + puts + deletes + exists + not_found + invalid
- *              + full + failed
+ *   entries == posts + puts + deletes + remote_batches + remote_gaps
+ *              + exists + not_found + invalid + full + failed
+ * The entries of committed WRITE_REMOTE requests (OK or GAP) are counted
+ * once each, up to the one that stopped a gap:
+ *   remote_entries_applied  logged and cursor moved (the record updated or
+ *                           not: STORE_APPLIED, SUPERSEDED or SAME)
+ *   remote_duplicates       seq <= cursor: skipped
+ *   remote_superseded       of the applied, those that left the record
+ *                           alone: the stored version was newer (LWW lost)
+ *                           or equal
  */
 struct storage_counters {
 	uint64_t commits;   /* batches whose write txn committed */
@@ -76,6 +98,12 @@ struct storage_counters {
 	uint64_t syncs;       /* store_sync() calls that succeeded (sync =
 	                         interval; written by the storage lcore loop) */
 	uint64_t sync_errors; /* store_sync() calls that failed */
+	/* replication (WRITE_REMOTE), committed batches only */
+	uint64_t remote_batches; /* WRITE_REMOTE requests answered WRITE_OK */
+	uint64_t remote_gaps;    /* WRITE_REMOTE requests answered WRITE_GAP */
+	uint64_t remote_entries_applied;
+	uint64_t remote_duplicates;
+	uint64_t remote_superseded;
 };
 
 /* The batch_hist bucket of a batch of n >= 1 requests. */
