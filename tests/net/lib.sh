@@ -82,7 +82,11 @@ net_cleanup_body() {
   if [[ -n $LOOMD_PID ]] && kill -9 "$LOOMD_PID" 2>/dev/null; then
     wait "$LOOMD_PID" 2>/dev/null || true
   fi
-  if [[ -n $TAG ]]; then "$DEVNET" down --tag "$TAG" >/dev/null 2>&1 || true; fi
+  if [[ -n $TAG ]]; then
+    "$DEVNET" down --tag "$TAG" >/dev/null 2>&1 || true
+    # EAL leaves its runtime directory (one per --file-prefix) behind.
+    rm -rf "/var/run/dpdk/loom-${TAG:?}-"n*
+  fi
   if [[ $rc -ne 0 && $rc -ne 77 && -n $WORK ]]; then
     for i in "${!BG_PIDS[@]}"; do
       if [[ -s $WORK/${BG_NAMES[i]}.log ]]; then
