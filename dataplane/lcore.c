@@ -14,6 +14,7 @@
 #include "dataplane/http/auth.h"
 #include "dataplane/http/rest_server.h"
 #include "dataplane/metrics.h"
+#include "dataplane/repl/session.h"
 #include "dataplane/storage_lcore.h"
 
 #define ARP_RING_SIZE 256
@@ -27,6 +28,7 @@
 /* The repl lcore's TCP (see io_tcp_create). */
 #define REPL_TCP_CONNS(peers) ((peers) * 2u + 16u)
 #define REPL_TCP_BUF (256u * 1024u)
+#define REPL_REQ_BUFS 8u
 
 /* Source ports for active opens; each io lcore owns an equal slice. */
 #define EPH_LO 32768u
@@ -361,6 +363,15 @@ int io_lcore_main(void *arg)
 			}
 			rest_poll(io->rest);
 		}
+		if (io->repl != NULL) {
+			void *done[COMPLETION_BURST];
+			unsigned k = rte_ring_sc_dequeue_burst(
+				io->wdone, done, COMPLETION_BURST, NULL);
+			for (unsigned i = 0; i < k; i++)
+				repl_complete(io->repl, done[i]);
+			work |= k != 0;
+			repl_poll(io->repl);
+		}
 		tcp_timer(io->tcp);
 		tcp_flush(io->tcp);
 		if (io->net.now_us >= next_timer) {
@@ -480,8 +491,9 @@ static struct write_req *io_req_alloc(void *user, size_t bytes)
 	struct io_lcore *io = user;
 	if (bytes > io->large_data)
 		return NULL;
-	struct rte_mempool *mp = bytes <= io->small_data ? io->req_small
-	                                                 : io->req_large;
+	/* The repl lcore has only large (frame-sized) buffers. */
+	struct rte_mempool *mp = bytes <= io->small_data && io->req_small
+		? io->req_small : io->req_large;
 	void *obj;
 	if (rte_mempool_get(mp, &obj) != 0) {
 		/* Small ones may borrow a large buffer, never the reverse. */
@@ -615,6 +627,80 @@ static int io_rest_create(struct io_lcore *io, int socket)
 	return 0;
 }
 
+/* --- the replication links (the repl lcore) ------------------------------ */
+
+static uint64_t io_own_seq(void *user)
+{
+	struct io_lcore *io = user;
+	return storage_lcore_own_seq(io->app->storage);
+}
+
+static int io_repl_create(struct io_lcore *io, int socket)
+{
+	struct loomd *app = io->app;
+	const struct loom_config *cfg = app->cfg;
+	/* A received BATCH is decrypted in place in one of these: a whole
+	 * frame each. Few are needed: the storage lcore answers within a
+	 * commit, and a link waits (TCP window) when they are all out. */
+	io->small_data = 0;
+	io->large_data = cfg->repl_max_frame;
+	io->req_large = req_pool("rqr", io->lcore_id, REPL_REQ_BUFS,
+	                         io->large_data, socket);
+	if (io->req_large == NULL) {
+		LOG_ERR("repl", "lcore %u: %u frame buffers of %zu bytes: out "
+		        "of memory (raise EAL -m or lower [repl] max_frame)",
+		        io->lcore_id, REPL_REQ_BUFS, io->large_data);
+		return -1;
+	}
+	io->wq = storage_lcore_in_ring(app->storage, io->index);
+	io->wdone = storage_lcore_done_ring(app->storage, io->index);
+	static struct repl_peer_cfg peers[LOOM_MAX_PEERS]; /* set once, at start */
+	for (uint16_t i = 0; i < cfg->n_peers; i++)
+		peers[i] = (struct repl_peer_cfg){cfg->peers[i].id,
+		                                  cfg->peers[i].ip_be};
+	struct repl_config rc = {
+		.node_id = cfg->node_id,
+		.cluster_id = cfg->cluster_id,
+		.port = cfg->repl_port,
+		.peers = peers,
+		.n_peers = cfg->n_peers,
+		.batch_max = cfg->repl_batch_max,
+		.window = cfg->repl_window,
+		.ping_ms = cfg->repl_ping_ms,
+		.dead_ms = cfg->repl_dead_ms,
+		.reconnect_min_ms = 100,
+		.reconnect_max_ms = 5000,
+		.max_frame = cfg->repl_max_frame,
+		.io_index = (uint8_t)io->index,
+	};
+	memcpy(rc.secret, app->repl_secret, sizeof rc.secret);
+	const struct repl_ops ops = {
+		.req_alloc = io_req_alloc,
+		.req_free = io_req_free,
+		.submit = io_req_submit,
+		.own_seq = io_own_seq,
+		.user = io,
+	};
+	const struct tcp_alloc alloc = {tcp_zalloc, tcp_free,
+	                                (void *)(intptr_t)socket};
+	io->repl = repl_create(&rc, io->tcp, &io->net, app->store, &ops,
+	                       &alloc);
+	memset(rc.secret, 0, sizeof rc.secret);
+	if (io->repl == NULL) {
+		LOG_ERR("repl", "lcore %u: replication links: out of memory",
+		        io->lcore_id);
+		return -1;
+	}
+	if (repl_start(io->repl) != 0) {
+		LOG_ERR("repl", "lcore %u: cannot listen on repl port %u",
+		        io->lcore_id, cfg->repl_port);
+		return -1;
+	}
+	LOG_INFO("repl", "lcore %u: node %u, %u peer(s), port %u",
+	         io->lcore_id, cfg->node_id, cfg->n_peers, cfg->repl_port);
+	return 0;
+}
+
 struct io_lcore *io_lcore_create(struct loomd *app, uint16_t index,
                                  unsigned lcore_id, enum io_role role)
 {
@@ -681,7 +767,8 @@ struct io_lcore *io_lcore_create(struct loomd *app, uint16_t index,
 	}
 	if (io_tcp_create(io, socket) != 0 ||
 	    (role == IO_ROLE_API && app->storage != NULL &&
-	     io_rest_create(io, socket) != 0)) {
+	     io_rest_create(io, socket) != 0) ||
+	    (role == IO_ROLE_REPL && io_repl_create(io, socket) != 0)) {
 		io_lcore_destroy(io);
 		return NULL;
 	}
@@ -698,6 +785,7 @@ void io_lcore_destroy(struct io_lcore *io)
 		tcp_stack_destroy(io->tcp);
 	/* After the stack (no more callbacks): buffers back, reader closed. */
 	rest_destroy(io->rest);
+	repl_destroy(io->repl);
 	rte_ring_free(io->auth_done);
 	rte_mempool_free(io->req_small);
 	rte_mempool_free(io->req_large);

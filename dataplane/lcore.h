@@ -33,6 +33,7 @@
 #include "dataplane/testsvc/echo.h"
 
 struct rest_server;
+struct repl;
 struct rte_mempool;
 
 #define IO_BURST_MAX 256
@@ -74,7 +75,8 @@ struct io_lcore {
 	struct rte_ring *steer_ring; /* MP/SC: TCP segments for our connections */
 	struct tcp_stack *tcp;
 	struct echo_svc echo;      /* test-only service ([test]) */
-	struct rest_server *rest;  /* the REST API on [dataplane] http_port */
+	struct rest_server *rest;  /* API role: the REST API on http_port */
+	struct repl *repl;         /* repl role: the peer links on repl_port */
 	struct rte_mempool *req_small, *req_large; /* write_req buffers */
 	size_t small_data, large_data; /* their data[] bytes */
 	struct rte_ring *wq;       /* SP/SC: our writes to the storage lcore */

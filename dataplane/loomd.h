@@ -42,6 +42,8 @@ struct loomd {
 	/* MP/SC: credentials for the main lcore to verify (auth = basic),
 	 * so no io lcore ever runs PBKDF2; NULL with auth = none. */
 	struct rte_ring *auth_ring;
+	/* [repl] secret_file, read at start (until loom-controld). */
+	uint8_t repl_secret[32];
 };
 
 #endif

@@ -10,6 +10,7 @@
 #include "dataplane/counters.h"
 #include "dataplane/http/rest_server.h"
 #include "dataplane/lcore.h"
+#include "dataplane/repl/session.h"
 #include "dataplane/storage_lcore.h"
 #include "storage/batch.h"
 
@@ -210,6 +211,103 @@ static void storage_metrics(struct out *o, const struct loomd *app,
 	if (reader != NULL && store_record_count(reader, &n) == 0)
 		gauge(o, "loom_storage_records",
 		      "records in LMDB, tombstones included", n);
+	gauge(o, "loom_storage_own_seq", "the last seq of this node's origin",
+	      storage_lcore_own_seq(app->storage));
+	if (reader == NULL)
+		return;
+	/* Per table: live records and the order-independent digest that is
+	 * equal on every node once they have converged. */
+	struct store_digest_iter it;
+	if (store_digest_iter_open(reader, &it) != 0)
+		return;
+	char table[64];
+	uint64_t recs, sum;
+	line(o, "# HELP loom_storage_table_records live records per table\n"
+	        "# TYPE loom_storage_table_records gauge\n"
+	        "# HELP loom_storage_table_digest digest of a table's live "
+	        "records (sum of SipHash terms mod 2^64)\n"
+	        "# TYPE loom_storage_table_digest gauge\n");
+	while (store_digest_next(&it, table, sizeof table, &recs, &sum) == 0)
+		line(o, "loom_storage_table_records{table=\"%s\"} %llu\n"
+		        "loom_storage_table_digest{table=\"%s\"} %llu\n",
+		     table, (unsigned long long)recs, table,
+		     (unsigned long long)sum);
+	store_digest_iter_close(&it);
+}
+
+struct reject_out {
+	struct out *o;
+};
+
+static void each_reject(void *arg, const char *reason, uint64_t n)
+{
+	struct reject_out *r = arg;
+	line(r->o, "loom_repl_frames_rejected_total{reason=\"%s\"} %llu\n",
+	     reason, (unsigned long long)n);
+}
+
+static void repl_metrics(struct out *o, const struct loomd *app)
+{
+	if (app->repl == NULL || app->repl->repl == NULL) {
+		gauge(o, "loom_repl_peers", "replication peers", 0);
+		return;
+	}
+	const struct repl *r = app->repl->repl;
+	uint16_t np = repl_peer_count(r);
+	gauge(o, "loom_repl_peers", "replication peers", np);
+	struct repl_peer_info pi[LOOM_MAX_PEERS];
+	for (uint16_t i = 0; i < np && i < LOOM_MAX_PEERS; i++)
+		repl_peer_info(r, i, &pi[i]);
+	uint64_t now_ms = hlc_ms(store_hlc_last(app->store));
+	line(o, "# HELP loom_repl_peer_up 1 while the link is up\n"
+	        "# TYPE loom_repl_peer_up gauge\n");
+	for (uint16_t i = 0; i < np; i++)
+		line(o, "loom_repl_peer_up{peer=\"%u\"} %d\n", pi[i].id,
+		     pi[i].up ? 1 : 0);
+	line(o, "# HELP loom_repl_cursor highest contiguous seq of an origin "
+	        "applied here\n# TYPE loom_repl_cursor gauge\n");
+	for (uint16_t i = 0; i < np; i++)
+		line(o, "loom_repl_cursor{origin=\"%u\"} %llu\n", pi[i].id,
+		     (unsigned long long)pi[i].cursor);
+	line(o, "# HELP loom_repl_origin_head highest seq the origin said it "
+	        "has\n# TYPE loom_repl_origin_head gauge\n");
+	for (uint16_t i = 0; i < np; i++)
+		line(o, "loom_repl_origin_head{origin=\"%u\"} %llu\n", pi[i].id,
+		     (unsigned long long)pi[i].head);
+	line(o, "# HELP loom_repl_lag_entries origin head minus cursor\n"
+	        "# TYPE loom_repl_lag_entries gauge\n");
+	for (uint16_t i = 0; i < np; i++)
+		line(o, "loom_repl_lag_entries{origin=\"%u\"} %llu\n", pi[i].id,
+		     (unsigned long long)(pi[i].head > pi[i].cursor
+		                          ? pi[i].head - pi[i].cursor : 0));
+	line(o, "# HELP loom_repl_lag_seconds age of the last entry applied "
+	        "from the origin while it lags\n"
+	        "# TYPE loom_repl_lag_seconds gauge\n");
+	for (uint16_t i = 0; i < np; i++) {
+		double lag = 0;
+		uint64_t at = hlc_ms(pi[i].last_applied_hlc);
+		if (pi[i].head > pi[i].cursor && at != 0 && now_ms > at)
+			lag = (double)(now_ms - at) / 1000.0;
+		line(o, "loom_repl_lag_seconds{origin=\"%u\"} %.3f\n", pi[i].id,
+		     lag);
+	}
+	line(o, "# HELP loom_repl_peer_acked our origin's seq the peer "
+	        "acknowledged\n# TYPE loom_repl_peer_acked gauge\n");
+	for (uint16_t i = 0; i < np; i++)
+		line(o, "loom_repl_peer_acked{peer=\"%u\"} %llu\n", pi[i].id,
+		     (unsigned long long)pi[i].acked);
+	line(o, "# HELP loom_repl_frames_rejected_total frames that failed "
+	        "to open, by reason\n"
+	        "# TYPE loom_repl_frames_rejected_total counter\n");
+	struct reject_out ro = {o};
+	repl_rx_rejects(r, each_reject, &ro);
+	struct repl_stats st;
+	memset(&st, 0, sizeof st);
+	counters_add(&st, repl_stats(r), sizeof st);
+	struct prefixed pr = {o, "repl"};
+#define REPL_METRIC(name) each_counter(&pr, #name, st.name);
+	REPL_STATS_LIST(REPL_METRIC)
+#undef REPL_METRIC
 }
 
 size_t metrics_render(const struct loomd *app, struct store_reader *reader,
@@ -219,6 +317,7 @@ size_t metrics_render(const struct loomd *app, struct store_reader *reader,
 	gauge(&o, "loom_node_id", "this node's id", app->cfg->node_id);
 	http_metrics(&o, app);
 	storage_metrics(&o, app, reader);
+	repl_metrics(&o, app);
 
 	struct lcore_counters lc;
 	struct net_stats ns;
@@ -238,7 +337,5 @@ size_t metrics_render(const struct loomd *app, struct store_reader *reader,
 	struct prefixed pn = {&o, "net"}, pt = {&o, "tcp"};
 	net_stats_foreach(&ns, each_counter, &pn);
 	tcp_stats_foreach(&ts, each_counter, &pt);
-	gauge(&o, "loom_repl_peers", "replication peers (none until the "
-	      "replication subsystem lands)", 0);
 	return o.len;
 }

@@ -12,6 +12,7 @@
 #include "dataplane/counters.h"
 #include "dataplane/http/rest_server.h"
 #include "dataplane/lcore.h"
+#include "dataplane/repl/session.h"
 #include "dataplane/storage_lcore.h"
 
 /* The one piece of process state the telemetry thread needs; set once
@@ -131,9 +132,30 @@ static int cmd_peers(const char *cmd, const char *params,
 {
 	(void)cmd;
 	(void)params;
-	if (start_reply(d) == NULL)
+	const struct loomd *app = start_reply(d);
+	if (app == NULL)
 		return -1;
-	rte_tel_data_add_dict_u64(d, "peers", 0);
+	const struct repl *r = app->repl != NULL ? app->repl->repl : NULL;
+	uint16_t np = r != NULL ? repl_peer_count(r) : 0;
+	rte_tel_data_add_dict_u64(d, "peers", np);
+	/* peer_<id>_<field>: flat, as dpdk-telemetry.py prints dicts. */
+	for (uint16_t i = 0; i < np; i++) {
+		struct repl_peer_info pi;
+		repl_peer_info(r, i, &pi);
+		char key[RTE_TEL_MAX_STRING_LEN];
+#define PEER_FIELD(field, value)                                             \
+	do {                                                                 \
+		snprintf(key, sizeof key, "peer_%u_" field, pi.id);          \
+		rte_tel_data_add_dict_u64(d, key, (value));                  \
+	} while (0)
+		PEER_FIELD("up", pi.up);
+		PEER_FIELD("cursor", pi.cursor);
+		PEER_FIELD("head", pi.head);
+		PEER_FIELD("acked", pi.acked);
+		PEER_FIELD("sent", pi.sent);
+		PEER_FIELD("reconnects", pi.reconnects);
+#undef PEER_FIELD
+	}
 	return 0;
 }
 

@@ -18,7 +18,8 @@
 #                  [--repl-ping-ms N] [--repl-dead-ms N]
 #
 # DIR holds the node's data and stats file (DIR/data, DIR/stats.json).
-# --mem MB is EAL's --no-huge memory (default 256; the TCP tests use 1024).
+# --mem MB is EAL's --no-huge memory (default 256, 512 with --peers; the
+# TCP tests use 1024).
 # Lcores: main 0 on CPU 0; --io N (default 1) io lcores 1..N, all on CPU 1,
 # one queue pair each (qpairs=N, framecnt=16384: the kernel-side packet ring
 # must absorb what a thousand peers' windows can put in flight at once, or
@@ -51,7 +52,7 @@ set -euo pipefail
 usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; }
 die() { echo "node-config.sh: $*" >&2; exit 2; }
 
-tag="" node="" ip="" dir="" interval=1000 mem=256 io=1
+tag="" node="" ip="" dir="" interval=1000 mem=256 mem_set=0 io=1
 fault_drop=0 fault_dup=0 fault_reorder=0 fault_corrupt=0 fault_seed=1
 tcp_max_conns="" tcp_sndbuf="" tcp_rcvbuf="" tcp_syn_backlog=""
 tcp_time_wait_ms="" tcp_rto_min_ms="" tcp_rto_init_ms="" tcp_delack_ms=""
@@ -71,7 +72,7 @@ while [[ $# -gt 0 ]]; do
     --ip) ip=$2 ;;
     --dir) dir=$2 ;;
     --stats-interval-ms) interval=$2 ;;
-    --mem) mem=$2 ;;
+    --mem) mem=$2 mem_set=1 ;;
     --io) io=$2 ;;
     --fault-drop) fault_drop=$2 ;;
     --fault-dup) fault_dup=$2 ;;
@@ -174,6 +175,8 @@ if ((${#user_lines[@]})); then auth=basic; else auth=none; fi
 # --peers ID=IP,...: checked for form here, for meaning by loomd.
 peer_lines=() repl_keys=()
 if [[ -n $peers ]]; then
+  # The repl lcore's TCP and frame buffers need room beyond the default.
+  if ((!mem_set)); then mem=512; fi
   [[ -n $repl_secret ]] || die "--peers needs --repl-secret FILE (64 hex digits, the same on every node)"
   IFS=, read -ra plist <<<"$peers"
   for p in "${plist[@]}"; do

@@ -1,0 +1,1383 @@
+/*
+ * session.c - the replication links of one node; see session.h for the
+ * link life and docs/REPLICATION.md for the plan.
+ *
+ * Objects. One struct rpeer per configured peer (its cursor, what we
+ * stream to it, its reconnect timer, its transmit buffer) and a small
+ * array of connection slots (struct rconn: TCP connection, keys, frame
+ * counters). A peer's current connection is peer->conn (states CONNECTING
+ * to UP). A connection that failed with an ERROR (CLOSING) or was replaced
+ * by a newer accept (DOOMED) is detached from its peer at once - the peer
+ * may get a new connection right away - and keeps its slot until the TCP
+ * stack reports it closed: DOOMED ones are aborted by the next repl_poll
+ * (tcp.h lets a callback abort only its own connection), CLOSING ones
+ * after dead_ms if the peer never answers the FIN.
+ *
+ * Buffers, all from repl_create:
+ *  - rxbuf (max_frame, one): every frame but a BATCH is copied there from
+ *    the TCP receive ring and opened in place. Frames are handled one at a
+ *    time on this lcore and nothing refers to rxbuf once the frame's
+ *    handler returns (handlers only send, submit, close or abort), so one
+ *    buffer serves every connection.
+ *  - a BATCH is copied straight into a buffer from ops->req_alloc once it
+ *    is readable whole (nothing is consumed before), opened there, and
+ *    its entries are submitted in place (WRITE_REMOTE). A BATCH larger
+ *    than the TCP receive ring can never be readable whole: when the ring
+ *    is full (our window is 0) with one incomplete in it, it is copied
+ *    into its buffer as it arrives instead.
+ *  - txbuf (max_frame, one per peer): a BATCH is sealed there with
+ *    frame_sealv straight from the LMDB entries of the read txn, then
+ *    handed to tcp_send. Batches are sized to the free send space, so a
+ *    frame normally goes in whole; only a single entry larger than the
+ *    whole (empty) send buffer leaves a remainder in txbuf, sent before
+ *    anything else. Control frames are small: sealed on the stack, sent
+ *    only when they fit whole (else they stay owed).
+ *  - iov (batch_max + 1): the gather list of one BATCH.
+ *
+ * Completions (repl_complete) come back FIFO. write_req.conn_slot is the
+ * peer index, conn_gen the peer's link generation (bumped whenever its
+ * current connection goes): a completion of an older link still moves the
+ * cursor (the store applied it) but sends nothing. SUBSCRIBE is sent only
+ * with no WRITE_REMOTE of that peer in flight, so it names the cursor
+ * every earlier batch reached and no completion can follow it with a
+ * stale gap.
+ */
+#include "dataplane/repl/session.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/config.h"
+#include "dataplane/repl/frame.h"
+#include "dataplane/repl/keys.h"
+#include "dataplane/repl/msg.h"
+#include "storage/be.h"
+
+#define KEY_EPOCH 1
+#define NONCE_LEN (REPL_PREAMBLE_LEN - 8)
+#define CTL_PAYLOAD_MAX (MSG_ERROR_HDR + MSG_ERROR_REASON_MAX)
+#define CTL_FRAME_MAX (FRAME_OVERHEAD + CTL_PAYLOAD_MAX)
+#define ENTRY_MIN (LOOM_ENTRY_HDR + 2) /* table and key of one byte */
+
+_Static_assert(sizeof REPL_PREAMBLE_MAGIC - 1 == 8, "preamble magic");
+_Static_assert(NONCE_LEN == REPL_KEYS_NONCE_LEN, "preamble nonce");
+_Static_assert(REPL_SECRET_LEN == REPL_KEYS_SECRET_LEN, "secret");
+
+enum cstate {
+	CS_FREE = 0,
+	CS_CONNECTING, /* tcp_connect issued */
+	CS_PREAMBLE,   /* established: waiting for the peer's preamble */
+	CS_HELLO,      /* keys installed: waiting for the peer's HELLO */
+	CS_UP,         /* HELLOs exchanged */
+	CS_CLOSING,    /* detached: an ERROR went out, then tcp_close */
+	CS_DOOMED,     /* detached: replaced, aborted by the next repl_poll */
+};
+
+struct rconn {
+	struct repl *r;
+	struct tcp_conn *tc;
+	struct write_req *held; /* an opened BATCH the ring did not take */
+	struct write_req *asm_req; /* a BATCH larger than the receive ring,
+	                              being copied in as it arrives */
+	uint32_t asm_need, asm_have;
+	uint64_t last_rx_us;    /* bytes from the peer (or state change) */
+	uint64_t last_tx_us;    /* a frame to the peer */
+	uint64_t pong_nonce;
+	size_t sndbuf;          /* send space of the empty buffer */
+	uint32_t tx_off, tx_len; /* a frame partly sent from peer->txbuf */
+	uint32_t peer_max_frame;
+	uint16_t slot;
+	uint16_t peer;
+	uint8_t state;
+	bool active; /* we connected */
+	bool preamble_owed, hello_owed, pong_owed;
+	bool parked;
+	uint8_t nonce_self[NONCE_LEN], nonce_peer[NONCE_LEN];
+	struct frame_tx tx;
+	struct frame_rx rx;
+};
+
+struct rpeer {
+	uint16_t id;
+	uint32_t ip_be;
+	bool connector; /* our id is the lower: we connect */
+	struct rconn *conn;
+	uint32_t gen;
+	uint64_t next_connect_us;
+	uint32_t backoff_ms;
+	bool ever_up;
+	uint64_t reconnects;
+	/* its origin, applied here */
+	uint64_t cursor, head, last_applied_hlc;
+	uint32_t inflight;  /* WRITE_REMOTEs at the storage lcore */
+	bool ack_owed;
+	bool sub_owed;      /* SUBSCRIBE(cursor + 1) to send */
+	bool sub_wait;      /* sent: BATCHes not starting at sub_from dropped */
+	uint64_t sub_from;
+	uint64_t sub_not_before_us;
+	/* our origin, streamed to it */
+	bool subscribed;
+	bool stalled;       /* its next seq is not in our log (pruned) */
+	uint64_t next_send, acked, sent;
+	uint8_t *txbuf;
+};
+
+struct repl {
+	struct repl_config cfg;
+	struct repl_peer_cfg peer_cfg[LOOM_MAX_PEERS];
+	struct rpeer peers[LOOM_MAX_PEERS];
+	struct tcp_stack *tcp;
+	struct net_ctx *net;
+	struct store *store;
+	struct repl_ops ops;
+	struct tcp_alloc alloc;
+	struct store_reader reader;
+	bool have_reader;
+	struct rconn *conns;
+	uint16_t n_conns;
+	uint16_t *free_slots;
+	uint16_t n_free;
+	uint8_t *rxbuf;
+	struct aead_iov *iov;
+	uint32_t batch_max;
+	struct frame_rx_stats rx_total; /* of the connections gone */
+	struct repl_stats st;
+};
+
+static void conn_tx(struct rconn *c);
+static void conn_rx(struct rconn *c);
+
+static inline uint64_t now_us(const struct repl *r)
+{
+	return r->net->now_us;
+}
+
+static inline struct rpeer *peer_of(const struct rconn *c)
+{
+	return &c->r->peers[c->peer];
+}
+
+/* Attached and past the TCP handshake: frames may flow. */
+static inline bool conn_live(const struct rconn *c)
+{
+	return c->state == CS_PREAMBLE || c->state == CS_HELLO ||
+	       c->state == CS_UP;
+}
+
+static void span_copy(uint8_t *dst, const uint8_t *p1, size_t l1,
+                      const uint8_t *p2, size_t n)
+{
+	size_t a = n < l1 ? n : l1;
+	memcpy(dst, p1, a);
+	if (n > a)
+		memcpy(dst + a, p2, n - a);
+}
+
+/* --- connection slots ----------------------------------------------------- */
+
+static struct rconn *slot_take(struct repl *r, uint16_t peer, bool active)
+{
+	if (r->n_free == 0)
+		return NULL;
+	struct rconn *c = &r->conns[r->free_slots[--r->n_free]];
+	uint16_t slot = c->slot;
+	memset(c, 0, sizeof *c);
+	c->r = r;
+	c->slot = slot;
+	c->peer = peer;
+	c->active = active;
+	c->last_rx_us = c->last_tx_us = now_us(r);
+	/* max_frame was checked at create: these cannot fail */
+	frame_tx_init(&c->tx, r->cfg.max_frame);
+	frame_rx_init(&c->rx, r->cfg.max_frame);
+	return c;
+}
+
+static void rx_stats_add(struct frame_rx_stats *d,
+                         const struct frame_rx_stats *s)
+{
+#define RX_ADD(name) d->name += s->name;
+	FRAME_RX_STATS_LIST(RX_ADD)
+#undef RX_ADD
+}
+
+/* Keys and nonces gone, counters kept, buffers back. */
+static void conn_wipe(struct rconn *c)
+{
+	struct repl *r = c->r;
+	frame_tx_wipe(&c->tx);
+	frame_rx_wipe(&c->rx);
+	aead_memzero(c->nonce_self, sizeof c->nonce_self);
+	aead_memzero(c->nonce_peer, sizeof c->nonce_peer);
+	if (c->held != NULL) {
+		r->ops.req_free(r->ops.user, c->held);
+		c->held = NULL;
+	}
+	if (c->asm_req != NULL) {
+		r->ops.req_free(r->ops.user, c->asm_req);
+		c->asm_req = NULL;
+	}
+}
+
+/*
+ * The peer's current connection c goes (closed, failed or replaced): the
+ * link is down, completions of it become stale, and the lower id schedules
+ * the next attempt.
+ */
+static void peer_detach(struct repl *r, struct rpeer *p, struct rconn *c)
+{
+	if (p->conn != c)
+		return;
+	if (c->state == CS_UP)
+		r->st.links_down++;
+	p->conn = NULL;
+	p->gen++;
+	p->ack_owed = false;
+	p->sub_owed = false;
+	p->sub_wait = false;
+	p->subscribed = false;
+	p->stalled = false;
+	c->tx_off = c->tx_len = 0; /* txbuf is the next connection's */
+	if (p->connector) {
+		p->next_connect_us =
+			now_us(r) + (uint64_t)p->backoff_ms * 1000u;
+		uint32_t b = p->backoff_ms * 2u;
+		p->backoff_ms = b > r->cfg.reconnect_max_ms ||
+		                        b < p->backoff_ms
+		                        ? r->cfg.reconnect_max_ms : b;
+	}
+}
+
+/* From on_closed: the slot is free again. */
+static void conn_release(struct rconn *c)
+{
+	struct repl *r = c->r;
+	peer_detach(r, peer_of(c), c);
+	rx_stats_add(&r->rx_total, &c->rx.stats);
+	memset(&c->rx.stats, 0, sizeof c->rx.stats);
+	conn_wipe(c);
+	c->tc = NULL;
+	c->state = CS_FREE;
+	r->free_slots[r->n_free++] = c->slot;
+}
+
+/* RST now; on_closed (conn_release) runs before this returns. */
+static void conn_abort(struct rconn *c)
+{
+	if (c->tc != NULL)
+		tcp_abort(c->tc);
+	else if (c->state != CS_FREE)
+		conn_release(c); /* never happens: every slot has a tc */
+}
+
+/* --- sending -------------------------------------------------------------- */
+
+/* The rest of a frame partly sent; true when nothing is left. */
+static bool tx_flush_pending(struct rconn *c)
+{
+	if (c->tx_len == 0)
+		return true;
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	size_t n = tcp_send(c->tc, p->txbuf + c->tx_off, c->tx_len - c->tx_off);
+	if (n > 0) {
+		c->tx_off += (uint32_t)n;
+		c->last_tx_us = now_us(r);
+	}
+	if (c->tx_off < c->tx_len)
+		return false;
+	c->tx_off = c->tx_len = 0;
+	return true;
+}
+
+/* Seal and send one small frame whole: true, or false when it does not
+ * fit now (it stays owed). A seal failure (cipher error) aborts. */
+static bool send_ctl(struct rconn *c, uint8_t type, const uint8_t *payload,
+                     size_t len)
+{
+	struct repl *r = c->r;
+	uint8_t buf[CTL_FRAME_MAX];
+	size_t fl;
+
+	if (c->tx_len != 0 || tcp_send_space(c->tc) < len + FRAME_OVERHEAD)
+		return false;
+	enum frame_status st = frame_seal(&c->tx, type, 0, payload, len, buf,
+	                                  sizeof buf, &fl);
+	if (st != FRAME_OK) {
+		conn_abort(c);
+		return false;
+	}
+	tcp_send(c->tc, buf, fl);
+	r->st.frames_sent++;
+	r->st.bytes_sent += fl;
+	c->last_tx_us = now_us(r);
+	return true;
+}
+
+static uint64_t own_seq(const struct repl *r)
+{
+	return r->ops.own_seq(r->ops.user);
+}
+
+static bool send_hello(struct rconn *c)
+{
+	struct repl *r = c->r;
+	struct msg_hello h = {
+		.version = MSG_PROTOCOL_VERSION,
+		.node_id = r->cfg.node_id,
+		.peer_id = peer_of(c)->id,
+		.cluster_id = r->cfg.cluster_id,
+		.max_frame = r->cfg.max_frame,
+		.head_seq = own_seq(r),
+	};
+	uint8_t b[MSG_HELLO_LEN];
+	size_t n;
+	if (msg_hello_encode(&h, b, sizeof b, &n) != 0)
+		return false;
+	return send_ctl(c, MSG_HELLO, b, n);
+}
+
+static bool send_ping(struct rconn *c, uint8_t type, uint64_t nonce)
+{
+	struct msg_ping pg = {.nonce = nonce, .head_seq = own_seq(c->r)};
+	uint8_t b[MSG_PING_LEN];
+	size_t n;
+	msg_ping_encode(&pg, b, sizeof b, &n);
+	return send_ctl(c, type, b, n);
+}
+
+static bool send_ack(struct rconn *c, uint16_t origin, uint64_t seq)
+{
+	struct msg_ack a = {.origin = origin, .seq = seq};
+	uint8_t b[MSG_ACK_LEN];
+	size_t n;
+	msg_ack_encode(&a, b, sizeof b, &n);
+	return send_ctl(c, MSG_ACK, b, n);
+}
+
+static bool send_subscribe(struct rconn *c, uint16_t origin, uint64_t from)
+{
+	struct msg_subscribe s = {.origin = origin, .from_seq = from};
+	uint8_t b[MSG_SUBSCRIBE_LEN];
+	size_t n;
+	if (msg_subscribe_encode(&s, b, sizeof b, &n) != 0)
+		return false;
+	return send_ctl(c, MSG_SUBSCRIBE, b, n);
+}
+
+static bool send_error(struct rconn *c, uint16_t code, const char *reason)
+{
+	uint8_t b[CTL_PAYLOAD_MAX];
+	size_t n;
+	if (msg_error_encode(code, reason, b, sizeof b, &n) != 0)
+		return false;
+	return send_ctl(c, MSG_ERROR, b, n);
+}
+
+/*
+ * The link cannot go on (a bad HELLO, a malformed message): send ERROR and
+ * close gracefully, detached from the peer; abort if the ERROR cannot go
+ * out whole right now.
+ */
+static void conn_fail(struct rconn *c, uint16_t code, const char *reason)
+{
+	struct repl *r = c->r;
+	if (c->state != CS_HELLO && c->state != CS_UP) {
+		conn_abort(c);
+		return;
+	}
+	if (!send_error(c, code, reason)) {
+		if (c->state != CS_FREE)
+			conn_abort(c);
+		return;
+	}
+	peer_detach(r, peer_of(c), c);
+	c->state = CS_CLOSING;
+	c->last_rx_us = now_us(r); /* the CLOSING timer */
+	tcp_close(c->tc);
+}
+
+static bool reader_ready(struct repl *r)
+{
+	return r->reader.active || store_read_begin(&r->reader) == 0;
+}
+
+/*
+ * Stream BATCHes of our log to the peer while it is subscribed, the window
+ * has credit, the log has committed entries and the send buffer has room.
+ * Entries go from the LMDB pages straight into the cipher (frame_sealv).
+ */
+static void stream(struct rconn *c)
+{
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	uint64_t head = own_seq(r);
+	size_t max_fr = c->peer_max_frame < r->cfg.max_frame
+	                ? c->peer_max_frame : r->cfg.max_frame;
+	uint8_t hdr[MSG_BATCH_HDR];
+
+	while (p->subscribed && !p->stalled && c->tx_len == 0 &&
+	       c->state == CS_UP) {
+		uint64_t from = p->next_send;
+		if (from > head || from > p->acked + r->cfg.window)
+			return;
+		uint64_t lim = head - from + 1;
+		uint64_t credit = p->acked + r->cfg.window - from + 1;
+		if (credit < lim)
+			lim = credit;
+		if (r->batch_max < lim)
+			lim = r->batch_max;
+		size_t space = tcp_send_space(c->tc);
+		size_t cap = space < max_fr ? space : max_fr;
+		size_t fsz = FRAME_OVERHEAD + MSG_BATCH_HDR;
+		if (cap < fsz + ENTRY_MIN)
+			return; /* wait for room */
+		if (!reader_ready(r))
+			return;
+		struct store_log_iter it;
+		if (store_log_iter_open(&r->reader, r->cfg.node_id, from,
+		                        &it) != 0)
+			return;
+		uint32_t n = 0;
+		bool hole = false, too_big = false;
+		while (n < lim) {
+			uint64_t seq;
+			const void *e;
+			size_t el;
+			if (store_log_iter_next(&it, &seq, &e, &el) != 0)
+				break; /* not in this snapshot yet */
+			if (seq != from + n) {
+				hole = true;
+				break;
+			}
+			if (fsz + el > cap) {
+				/* An entry that fits no frame to this peer, or
+				 * one larger than the whole empty send buffer:
+				 * the latter goes alone and in parts. */
+				if (n == 0 && fsz + el > max_fr)
+					too_big = true;
+				else if (n == 0 && space >= c->sndbuf) {
+					r->iov[1] = (struct aead_iov){e, el};
+					fsz += el;
+					n = 1;
+				}
+				break;
+			}
+			r->iov[1 + n] = (struct aead_iov){e, el};
+			fsz += el;
+			n++;
+		}
+		if (n == 0) {
+			store_log_iter_close(&it);
+			if (hole || too_big) {
+				/* Log pruned past its cursor (a merge copy is
+				 * needed) or an entry above max_frame: stop
+				 * streaming to it until it subscribes again. */
+				p->stalled = true;
+				if (hole)
+					send_error(c, MSG_ERR_PRUNED,
+					           "log pruned past your cursor");
+				else
+					send_error(c, MSG_ERR_INTERNAL,
+					           "entry above max frame");
+			}
+			return;
+		}
+		msg_batch_header(hdr, r->cfg.node_id, from, n);
+		r->iov[0] = (struct aead_iov){hdr, sizeof hdr};
+		size_t fl;
+		enum frame_status st = frame_sealv(&c->tx, MSG_BATCH, 0, r->iov,
+		                                   n + 1, p->txbuf,
+		                                   r->cfg.max_frame, &fl);
+		store_log_iter_close(&it);
+		if (st != FRAME_OK) {
+			conn_abort(c);
+			return;
+		}
+		size_t k = tcp_send(c->tc, p->txbuf, fl);
+		if (k < fl) {
+			c->tx_off = (uint32_t)k;
+			c->tx_len = (uint32_t)fl;
+		}
+		r->st.frames_sent++;
+		r->st.bytes_sent += fl;
+		r->st.batches_sent++;
+		r->st.entries_sent += n;
+		p->next_send = from + n;
+		p->sent = p->next_send - 1;
+		c->last_tx_us = now_us(r);
+	}
+}
+
+/* Everything owed to the peer, in order; then BATCHes; then a PING after
+ * ping_ms of silence. Stops at the first thing that does not fit. */
+static void conn_tx(struct rconn *c)
+{
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	if (!conn_live(c) || p->conn != c)
+		return;
+	if (!tx_flush_pending(c))
+		return;
+	if (c->preamble_owed) {
+		uint8_t pre[REPL_PREAMBLE_LEN];
+		if (tcp_send_space(c->tc) < sizeof pre)
+			return;
+		memcpy(pre, REPL_PREAMBLE_MAGIC, 8);
+		memcpy(pre + 8, c->nonce_self, NONCE_LEN);
+		tcp_send(c->tc, pre, sizeof pre);
+		r->st.bytes_sent += sizeof pre;
+		c->preamble_owed = false;
+	}
+	if (c->state == CS_PREAMBLE)
+		return;
+	if (c->hello_owed) {
+		if (!send_hello(c))
+			return;
+		c->hello_owed = false;
+	}
+	if (c->state != CS_UP)
+		return;
+	if (c->pong_owed) {
+		if (!send_ping(c, MSG_PONG, c->pong_nonce))
+			return;
+		c->pong_owed = false;
+	}
+	if (p->ack_owed) {
+		if (!send_ack(c, p->id, p->cursor))
+			return;
+		p->ack_owed = false;
+		r->st.acks_sent++;
+	}
+	if (p->sub_owed && p->inflight == 0 &&
+	    now_us(r) >= p->sub_not_before_us) {
+		if (!send_subscribe(c, p->id, p->cursor + 1))
+			return;
+		p->sub_owed = false;
+		p->sub_wait = true;
+		p->sub_from = p->cursor + 1;
+		r->st.subscribes_sent++;
+	}
+	if (p->subscribed)
+		stream(c);
+	if (c->state != CS_UP || p->conn != c)
+		return;
+	if (now_us(r) - c->last_tx_us >= (uint64_t)r->cfg.ping_ms * 1000u &&
+	    send_ping(c, MSG_PING, now_us(r)))
+		r->st.pings_sent++;
+}
+
+/* --- receiving ------------------------------------------------------------ */
+
+static void park(struct rconn *c)
+{
+	if (!c->parked) {
+		c->parked = true;
+		c->r->st.backpressure_waits++;
+	}
+}
+
+/* Both directions' keys from the secret and the two nonces (keys.h). */
+static bool conn_keys(struct rconn *c)
+{
+	struct repl *r = c->r;
+	uint16_t self = r->cfg.node_id, peer = peer_of(c)->id;
+	const uint8_t *nc = c->active ? c->nonce_self : c->nonce_peer;
+	const uint8_t *na = c->active ? c->nonce_peer : c->nonce_self;
+	struct frame_keys k;
+	bool ok = repl_keys_derive(r->cfg.secret, r->cfg.cluster_id, self,
+	                           peer, nc, na, AEAD_DEFAULT, &k) == 0 &&
+	          frame_tx_set_epoch(&c->tx, KEY_EPOCH, &k) == FRAME_OK;
+	ok = ok && repl_keys_derive(r->cfg.secret, r->cfg.cluster_id, peer,
+	                            self, nc, na, AEAD_DEFAULT, &k) == 0 &&
+	     frame_rx_install_epoch(&c->rx, KEY_EPOCH, &k) == FRAME_OK;
+	aead_memzero(&k, sizeof k);
+	return ok;
+}
+
+static void reject(struct rconn *c)
+{
+	c->r->st.frames_rejected++;
+	conn_abort(c);
+}
+
+static void link_up(struct rconn *c, const struct msg_hello *h)
+{
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	c->state = CS_UP;
+	c->peer_max_frame = h->max_frame;
+	if (h->head_seq > p->head)
+		p->head = h->head_seq;
+	r->st.links_up++;
+	if (p->ever_up) {
+		p->reconnects++;
+		r->st.reconnects++;
+	}
+	p->ever_up = true;
+	p->backoff_ms = r->cfg.reconnect_min_ms;
+	p->sub_owed = true;
+	p->sub_wait = false;
+	p->sub_not_before_us = 0;
+	p->subscribed = false;
+}
+
+static void on_hello(struct rconn *c, const struct frame_view *v)
+{
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	struct msg_hello h;
+	if (v->type != MSG_HELLO || v->flags != 0) {
+		conn_fail(c, MSG_ERR_PROTOCOL, "HELLO expected");
+		return;
+	}
+	int rc = msg_hello_decode(v->payload, v->payload_len, &h);
+	if (rc == ENOTSUP) {
+		r->st.hello_refused++;
+		conn_fail(c, MSG_ERR_VERSION, "unsupported protocol version");
+		return;
+	}
+	if (rc != 0) {
+		r->st.hello_refused++;
+		conn_fail(c, MSG_ERR_PROTOCOL, "malformed HELLO");
+		return;
+	}
+	enum msg_error_code e = msg_hello_check(&h, r->cfg.node_id,
+	                                        r->cfg.cluster_id, p->id);
+	if (e != MSG_ERR_NONE) {
+		r->st.hello_refused++;
+		conn_fail(c, e, msg_error_name(e));
+		return;
+	}
+	link_up(c, &h);
+}
+
+static void on_subscribe(struct rconn *c, const struct msg_subscribe *s)
+{
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	r->st.subscribes_received++;
+	if (s->origin != r->cfg.node_id)
+		return; /* relaying another origin: not yet (failover) */
+	p->subscribed = true;
+	p->stalled = false;
+	p->next_send = s->from_seq;
+	p->acked = s->from_seq - 1;
+	p->sent = s->from_seq - 1;
+}
+
+static void on_ack(struct rconn *c, const struct msg_ack *a)
+{
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	r->st.acks_received++;
+	if (a->origin != r->cfg.node_id || a->seq <= p->acked)
+		return;
+	p->acked = a->seq;
+	if (p->next_send <= a->seq)
+		p->next_send = a->seq + 1; /* it has them from elsewhere */
+}
+
+static void note_head(struct rpeer *p, uint64_t seq)
+{
+	if (seq > p->head)
+		p->head = seq;
+}
+
+/* An opened frame in the scratch buffer: the HELLO, then anything but a
+ * BATCH (those go to request buffers, batch_take). */
+static void on_frame(struct rconn *c, const struct frame_view *v)
+{
+	struct rpeer *p = peer_of(c);
+	struct msg m;
+
+	if (c->state == CS_HELLO) {
+		on_hello(c, v);
+		return;
+	}
+	if (msg_decode(v->type, v->flags, v->payload, v->payload_len, &m) !=
+	    0) {
+		conn_fail(c, MSG_ERR_PROTOCOL, "malformed message");
+		return;
+	}
+	switch (m.type) {
+	case MSG_SUBSCRIBE:
+		on_subscribe(c, &m.u.subscribe);
+		break;
+	case MSG_ACK:
+		on_ack(c, &m.u.ack);
+		break;
+	case MSG_PING:
+		note_head(p, m.u.ping.head_seq);
+		c->pong_owed = true;
+		c->pong_nonce = m.u.ping.nonce;
+		break;
+	case MSG_PONG:
+		note_head(p, m.u.ping.head_seq);
+		break;
+	case MSG_ERROR:
+		/* PRUNED / INTERNAL: the peer stopped streaming to us and
+		 * keeps the link (a merge copy is for later); anything else
+		 * ends it. */
+		if (m.u.error.code == MSG_ERR_PRUNED ||
+		    m.u.error.code == MSG_ERR_INTERNAL)
+			break;
+		conn_abort(c);
+		return;
+	case MSG_HELLO:
+		conn_fail(c, MSG_ERR_PROTOCOL, "second HELLO");
+		return;
+	default: /* COPY_START / COPY_END: the merge copy is for later */
+		conn_fail(c, MSG_ERR_PROTOCOL, "unexpected message");
+		return;
+	}
+}
+
+/* The hlc of a decoded BATCH's last entry. */
+static uint64_t batch_last_hlc(const struct msg_batch *b)
+{
+	struct msg_batch_iter it;
+	struct msg_batch_item item;
+	uint64_t hlc = 0;
+	msg_batch_iter_init(&it, b);
+	while (msg_batch_next(&it, &item) == 0)
+		hlc = item.entry.version.hlc;
+	return hlc;
+}
+
+static bool submit(struct rconn *c, struct write_req *w)
+{
+	struct repl *r = c->r;
+	w->submit_us = now_us(r);
+	if (r->ops.submit(r->ops.user, w) != 0) {
+		c->held = w;
+		park(c);
+		return false;
+	}
+	c->held = NULL;
+	c->parked = false;
+	peer_of(c)->inflight++;
+	return true;
+}
+
+/*
+ * The whole BATCH frame is in w->data[0..flen) (and consumed from TCP):
+ * open it there, decode it and submit its entries in place. false when
+ * the connection must stop reading (ring full: w is held; or the
+ * connection is gone).
+ */
+static bool batch_take(struct rconn *c, struct write_req *w, size_t flen)
+{
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	uint8_t *f = (uint8_t *)w->data;
+	struct frame_view v;
+	if (frame_open(&c->rx, f, flen, &v) != FRAME_OK) {
+		r->ops.req_free(r->ops.user, w);
+		reject(c);
+		return false;
+	}
+	r->st.frames_received++;
+	r->st.bytes_received += flen;
+	c->last_rx_us = now_us(r);
+	struct msg_batch b;
+	if (msg_check_header(v.type, v.flags) != 0 ||
+	    msg_batch_decode(v.payload, v.payload_len, &b) != 0 ||
+	    b.origin != p->id) {
+		r->ops.req_free(r->ops.user, w);
+		conn_fail(c, MSG_ERR_PROTOCOL, "malformed BATCH");
+		return false;
+	}
+	r->st.batches_received++;
+	r->st.entries_received += b.count;
+	uint64_t last = b.first_seq + b.count - 1;
+	note_head(p, last);
+	if (p->sub_owed || (p->sub_wait && b.first_seq != p->sub_from)) {
+		/* A (re)subscribe is owed, or this was sent before our
+		 * SUBSCRIBE reached the peer: stale, it restarts there. */
+		r->ops.req_free(r->ops.user, w);
+		c->parked = false;
+		return true;
+	}
+	p->sub_wait = false;
+	w->op = WRITE_REMOTE;
+	w->io_index = r->cfg.io_index;
+	w->key_len = 0;
+	w->table_len = 0;
+	w->flags = 0;
+	w->body_off = (uint32_t)(b.entries - f);
+	w->body_len = (uint32_t)b.entries_len;
+	w->conn_slot = c->peer;
+	w->conn_gen = p->gen;
+	w->next = NULL;
+	w->origin = b.origin;
+	w->n_entries = b.count;
+	w->first_seq = b.first_seq;
+	w->result = 0;
+	w->store_err = 0;
+	w->seq = 0;
+	/* The frame header is spent once opened: it keeps the last entry's
+	 * hlc for the completion (last_applied_hlc). */
+	put_be(f + 8, batch_last_hlc(&b), 8);
+	return submit(c, w);
+}
+
+/* The whole BATCH frame of flen bytes is readable (spans p1/l1, p2): copy
+ * it into a request buffer and take it. false as batch_take, or with no
+ * buffer (then nothing is consumed). */
+static bool rx_batch(struct rconn *c, size_t flen, const uint8_t *p1,
+                     size_t l1, const uint8_t *p2)
+{
+	struct repl *r = c->r;
+	struct write_req *w = r->ops.req_alloc(r->ops.user, flen);
+	if (w == NULL) {
+		park(c);
+		return false;
+	}
+	span_copy((uint8_t *)w->data, p1, l1, p2, flen);
+	tcp_recv_consume(c->tc, flen);
+	return batch_take(c, w, flen);
+}
+
+/* The receive ring is full (our advertised window is 0) with a frame
+ * still incomplete in it: it is larger than the ring and would never be
+ * readable whole. */
+static bool rx_ring_full(const struct rconn *c)
+{
+	struct tcp_conn_info info;
+	tcp_conn_get_info(c->tc, &info);
+	return info.rcv_wnd == 0;
+}
+
+/* Start assembling a BATCH of flen bytes in a request buffer from the
+ * avail bytes readable now; conn_rx appends the rest as it comes. */
+static bool rx_assemble(struct rconn *c, size_t flen, size_t avail,
+                        const uint8_t *p1, size_t l1, const uint8_t *p2)
+{
+	struct repl *r = c->r;
+	struct write_req *w = r->ops.req_alloc(r->ops.user, flen);
+	if (w == NULL) {
+		park(c);
+		return false;
+	}
+	span_copy((uint8_t *)w->data, p1, l1, p2, avail);
+	tcp_recv_consume(c->tc, avail);
+	c->parked = false;
+	c->asm_req = w;
+	c->asm_need = (uint32_t)flen;
+	c->asm_have = (uint32_t)avail;
+	return true;
+}
+
+/* Read and handle every whole frame in the receive buffer, in order. */
+static void conn_rx(struct rconn *c)
+{
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	uint8_t h[FRAME_LEN_FIELD + 1];
+
+	for (;;) {
+		if (!conn_live(c) || p->conn != c)
+			return;
+		if (c->held != NULL && !submit(c, c->held))
+			return;
+		const uint8_t *p1, *p2;
+		size_t l1, l2;
+		size_t avail = tcp_recv_peek(c->tc, &p1, &l1, &p2, &l2);
+		if (c->asm_req != NULL) {
+			/* a BATCH larger than the ring, arriving */
+			struct write_req *w = c->asm_req;
+			size_t n = c->asm_need - c->asm_have;
+			if (avail < n)
+				n = avail;
+			span_copy((uint8_t *)w->data + c->asm_have, p1, l1, p2,
+			          n);
+			tcp_recv_consume(c->tc, n);
+			c->asm_have += (uint32_t)n;
+			if (c->asm_have < c->asm_need)
+				return;
+			c->asm_req = NULL;
+			if (!batch_take(c, w, c->asm_need))
+				return;
+			continue;
+		}
+		if (c->state == CS_PREAMBLE) {
+			uint8_t pre[REPL_PREAMBLE_LEN];
+			if (avail < sizeof pre)
+				return;
+			span_copy(pre, p1, l1, p2, sizeof pre);
+			tcp_recv_consume(c->tc, sizeof pre);
+			r->st.bytes_received += sizeof pre;
+			c->last_rx_us = now_us(r);
+			if (memcmp(pre, REPL_PREAMBLE_MAGIC, 8) != 0) {
+				conn_abort(c);
+				return;
+			}
+			memcpy(c->nonce_peer, pre + 8, NONCE_LEN);
+			aead_memzero(pre, sizeof pre);
+			if (!conn_keys(c)) {
+				conn_abort(c);
+				return;
+			}
+			c->state = CS_HELLO;
+			c->hello_owed = true;
+			conn_tx(c);
+			continue;
+		}
+		if (avail < sizeof h)
+			return;
+		span_copy(h, p1, l1, p2, sizeof h);
+		size_t flen;
+		enum frame_status st = frame_peek_len(&c->rx, h, avail, &flen);
+		bool batch = h[FRAME_LEN_FIELD] == MSG_BATCH &&
+		             c->state == CS_UP;
+		if (st == FRAME_NEED_MORE) {
+			/* Wait for the whole frame, unless it cannot fit. */
+			if (!batch || flen == 0 || !rx_ring_full(c) ||
+			    !rx_assemble(c, flen, avail, p1, l1, p2))
+				return;
+			continue;
+		}
+		if (st != FRAME_OK) {
+			reject(c);
+			return;
+		}
+		if (batch) {
+			if (!rx_batch(c, flen, p1, l1, p2))
+				return;
+			continue;
+		}
+		span_copy(r->rxbuf, p1, l1, p2, flen);
+		struct frame_view v;
+		if (frame_open(&c->rx, r->rxbuf, flen, &v) != FRAME_OK) {
+			reject(c);
+			return;
+		}
+		tcp_recv_consume(c->tc, flen);
+		r->st.frames_received++;
+		r->st.bytes_received += flen;
+		c->last_rx_us = now_us(r);
+		on_frame(c, &v);
+	}
+}
+
+/* --- TCP callbacks -------------------------------------------------------- */
+
+static bool conn_start(struct rconn *c)
+{
+	if (getrandom(c->nonce_self, NONCE_LEN, 0) != (ssize_t)NONCE_LEN)
+		return false;
+	c->state = CS_PREAMBLE;
+	c->sndbuf = tcp_send_space(c->tc);
+	c->preamble_owed = true;
+	c->last_rx_us = now_us(c->r);
+	return true;
+}
+
+static const struct tcp_callbacks repl_callbacks;
+
+static void *on_accept(void *listen_arg, struct tcp_conn *tc)
+{
+	struct repl *r = listen_arg;
+	struct tcp_conn_info info;
+	tcp_conn_get_info(tc, &info);
+	struct rpeer *p = NULL;
+	uint16_t pi;
+	for (pi = 0; pi < r->cfg.n_peers; pi++) {
+		if (r->peers[pi].ip_be == info.remote_ip_be) {
+			p = &r->peers[pi];
+			break;
+		}
+	}
+	/* Only a configured peer, and only one whose id is below ours: the
+	 * lower id of a pair connects. */
+	if (p == NULL || p->connector) {
+		r->st.refused++;
+		return NULL;
+	}
+	struct rconn *c = slot_take(r, pi, false);
+	if (c == NULL) {
+		r->st.refused++;
+		return NULL;
+	}
+	c->tc = tc;
+	if (!conn_start(c)) {
+		c->state = CS_FREE;
+		r->free_slots[r->n_free++] = c->slot;
+		r->st.refused++;
+		return NULL;
+	}
+	if (p->conn != NULL) {
+		/* It reconnected: the old connection is dead to it. */
+		struct rconn *old = p->conn;
+		peer_detach(r, p, old);
+		old->state = CS_DOOMED;
+	}
+	p->conn = c;
+	r->st.accepts++;
+	conn_tx(c);
+	return c;
+}
+
+static void on_connected(void *arg, struct tcp_conn *tc)
+{
+	struct rconn *c = arg;
+	(void)tc;
+	if (c->state != CS_CONNECTING || peer_of(c)->conn != c ||
+	    !conn_start(c)) {
+		tcp_abort(tc);
+		return;
+	}
+	conn_tx(c);
+}
+
+static void on_readable(void *arg, struct tcp_conn *tc)
+{
+	struct rconn *c = arg;
+	(void)tc;
+	if (!conn_live(c))
+		return;
+	c->last_rx_us = now_us(c->r);
+	if (!c->parked)
+		conn_rx(c);
+	if (conn_live(c))
+		conn_tx(c);
+}
+
+static void on_writable(void *arg, struct tcp_conn *tc)
+{
+	struct rconn *c = arg;
+	(void)tc;
+	conn_tx(c);
+}
+
+static void on_peer_closed(void *arg, struct tcp_conn *tc)
+{
+	struct rconn *c = arg;
+	if (conn_live(c) && !c->parked)
+		conn_rx(c);
+	/* No more frames will come: the link is over. */
+	if (c->state != CS_FREE && c->state != CS_CLOSING)
+		tcp_abort(tc);
+}
+
+static void on_closed(void *arg, struct tcp_conn *tc, enum tcp_close_reason why)
+{
+	struct rconn *c = arg;
+	(void)tc;
+	(void)why;
+	conn_release(c);
+}
+
+static const struct tcp_callbacks repl_callbacks = {
+	.on_accept = on_accept,
+	.on_connected = on_connected,
+	.on_readable = on_readable,
+	.on_writable = on_writable,
+	.on_peer_closed = on_peer_closed,
+	.on_closed = on_closed,
+};
+
+/* --- polling -------------------------------------------------------------- */
+
+static void peer_connect(struct repl *r, struct rpeer *p)
+{
+	struct rconn *c = slot_take(r, (uint16_t)(p - r->peers), true);
+	if (c == NULL) {
+		p->next_connect_us = now_us(r) +
+		                     (uint64_t)r->cfg.reconnect_min_ms * 1000u;
+		return;
+	}
+	c->state = CS_CONNECTING;
+	p->conn = c;
+	r->st.connects++;
+	c->tc = tcp_connect(r->tcp, p->ip_be, r->cfg.port, &repl_callbacks, c);
+	if (c->tc == NULL) {
+		peer_detach(r, p, c);
+		c->state = CS_FREE;
+		r->free_slots[r->n_free++] = c->slot;
+	}
+}
+
+void repl_poll(struct repl *r)
+{
+	uint64_t now = now_us(r);
+	uint64_t dead = (uint64_t)r->cfg.dead_ms * 1000u;
+
+	for (uint16_t i = 0; i < r->n_conns; i++) {
+		struct rconn *c = &r->conns[i];
+		if (c->state == CS_DOOMED ||
+		    (c->state == CS_CLOSING && now - c->last_rx_us > dead))
+			conn_abort(c);
+	}
+	for (uint16_t i = 0; i < r->cfg.n_peers; i++) {
+		struct rpeer *p = &r->peers[i];
+		struct rconn *c = p->conn;
+		if (c == NULL) {
+			if (p->connector && now >= p->next_connect_us)
+				peer_connect(r, p);
+			continue;
+		}
+		/* Nothing heard for dead_ms: the link is gone (a connect
+		 * that never completes included). Not while we hold the
+		 * peer's frames back ourselves. */
+		if (!c->parked && now - c->last_rx_us > dead) {
+			if (c->state != CS_CONNECTING)
+				r->st.dead_links++;
+			conn_abort(c);
+			continue;
+		}
+		if (c->parked)
+			conn_rx(c);
+		if (p->conn == c)
+			conn_tx(c);
+	}
+	if (r->have_reader)
+		store_read_end(&r->reader);
+}
+
+/* --- completions ---------------------------------------------------------- */
+
+void repl_complete(struct repl *r, struct write_req *w)
+{
+	uint16_t pi = (uint16_t)w->conn_slot;
+	if (w->conn_slot >= r->cfg.n_peers || w->op != WRITE_REMOTE) {
+		r->ops.req_free(r->ops.user, w);
+		return;
+	}
+	struct rpeer *p = &r->peers[pi];
+	if (p->inflight > 0)
+		p->inflight--;
+	struct rconn *c = p->conn;
+	bool current = c != NULL && c->state == CS_UP && w->conn_gen == p->gen;
+	switch (w->result) {
+	case WRITE_OK:
+		if (w->seq > p->cursor) {
+			r->st.entries_applied += w->seq - p->cursor;
+			p->cursor = w->seq;
+		}
+		if (w->seq >= w->first_seq + w->n_entries - 1)
+			p->last_applied_hlc = get_be((uint8_t *)w->data + 8, 8);
+		note_head(p, p->cursor);
+		if (current)
+			p->ack_owed = true; /* next poll: one per burst */
+		break;
+	case WRITE_GAP:
+		r->st.gaps++;
+		if (w->seq > p->cursor) {
+			r->st.entries_applied += w->seq - p->cursor;
+			p->cursor = w->seq;
+		}
+		/* Once: the batches after it gap too until the peer restarts
+		 * from the cursor. */
+		if (current && !p->sub_owed && !p->sub_wait)
+			p->sub_owed = true;
+		break;
+	case WRITE_INVALID:
+		/* The peer sent entries the store refuses. */
+		r->ops.req_free(r->ops.user, w);
+		if (current)
+			conn_abort(c);
+		return;
+	default:
+		/* Nothing of it committed (map full, LMDB error): try again
+		 * from the cursor a little later. */
+		if (current && !p->sub_owed && !p->sub_wait) {
+			p->sub_owed = true;
+			p->sub_not_before_us =
+				now_us(r) +
+				(uint64_t)r->cfg.reconnect_min_ms * 1000u;
+		}
+		break;
+	}
+	r->ops.req_free(r->ops.user, w);
+}
+
+/* --- lifecycle ------------------------------------------------------------ */
+
+static bool config_ok(const struct repl_config *cfg,
+                      const struct repl_ops *ops)
+{
+	if (cfg->node_id == 0 || cfg->n_peers > LOOM_MAX_PEERS ||
+	    (cfg->n_peers > 0 && cfg->peers == NULL) || cfg->port == 0 ||
+	    cfg->batch_max == 0 || cfg->window == 0 || cfg->ping_ms == 0 ||
+	    cfg->dead_ms <= cfg->ping_ms || cfg->reconnect_min_ms == 0 ||
+	    cfg->reconnect_max_ms < cfg->reconnect_min_ms ||
+	    (cfg->max_frame != 0 && (cfg->max_frame < FRAME_MAX_FLOOR ||
+	                             cfg->max_frame > FRAME_MAX_CEIL)))
+		return false;
+	if (ops->req_alloc == NULL || ops->req_free == NULL ||
+	    ops->submit == NULL || ops->own_seq == NULL)
+		return false;
+	for (uint16_t i = 0; i < cfg->n_peers; i++) {
+		const struct repl_peer_cfg *a = &cfg->peers[i];
+		if (a->id == 0 || a->id == cfg->node_id || a->ip_be == 0)
+			return false;
+		for (uint16_t j = 0; j < i; j++)
+			if (cfg->peers[j].id == a->id ||
+			    cfg->peers[j].ip_be == a->ip_be)
+				return false;
+	}
+	return true;
+}
+
+struct repl *repl_create(const struct repl_config *cfg, struct tcp_stack *tcp,
+                         struct net_ctx *net, struct store *store,
+                         const struct repl_ops *ops,
+                         const struct tcp_alloc *alloc)
+{
+	if (cfg == NULL || tcp == NULL || net == NULL || store == NULL ||
+	    ops == NULL || alloc == NULL || !config_ok(cfg, ops))
+		return NULL;
+	struct repl *r = alloc->zalloc(alloc->user, sizeof *r);
+	if (r == NULL)
+		return NULL;
+	r->cfg = *cfg;
+	if (r->cfg.max_frame == 0)
+		r->cfg.max_frame = FRAME_MAX_DEFAULT;
+	memcpy(r->peer_cfg, cfg->peers, sizeof r->peer_cfg[0] * cfg->n_peers);
+	r->cfg.peers = r->peer_cfg;
+	r->tcp = tcp;
+	r->net = net;
+	r->store = store;
+	r->ops = *ops;
+	r->alloc = *alloc;
+	/* No BATCH can hold more entries than max_frame has room for. */
+	uint32_t fit = (r->cfg.max_frame - FRAME_OVERHEAD - MSG_BATCH_HDR) /
+	               ENTRY_MIN;
+	r->batch_max = cfg->batch_max < fit ? cfg->batch_max : fit;
+
+	/* the current connection of each peer, plus ones replaced or
+	 * closing until the stack reports them gone */
+	r->n_conns = (uint16_t)(2u * cfg->n_peers + 2u);
+	r->conns = alloc->zalloc(alloc->user, sizeof *r->conns * r->n_conns);
+	r->free_slots = alloc->zalloc(alloc->user,
+	                              sizeof *r->free_slots * r->n_conns);
+	r->rxbuf = alloc->zalloc(alloc->user, r->cfg.max_frame);
+	r->iov = alloc->zalloc(alloc->user,
+	                       sizeof *r->iov * (r->batch_max + 1u));
+	if (r->conns == NULL || r->free_slots == NULL || r->rxbuf == NULL ||
+	    r->iov == NULL)
+		goto fail;
+	for (uint16_t i = 0; i < r->n_conns; i++) {
+		r->conns[i].r = r;
+		r->conns[i].slot = i;
+		r->free_slots[i] = (uint16_t)(r->n_conns - 1u - i);
+	}
+	r->n_free = r->n_conns;
+	if (store_reader_init(store, &r->reader) != 0)
+		goto fail;
+	r->have_reader = true;
+	if (store_read_begin(&r->reader) != 0)
+		goto fail;
+	for (uint16_t i = 0; i < cfg->n_peers; i++) {
+		struct rpeer *p = &r->peers[i];
+		p->id = cfg->peers[i].id;
+		p->ip_be = cfg->peers[i].ip_be;
+		p->connector = cfg->node_id < p->id;
+		p->backoff_ms = r->cfg.reconnect_min_ms;
+		if (store_cursor(&r->reader, p->id, &p->cursor) != 0) {
+			store_read_end(&r->reader);
+			goto fail;
+		}
+		p->head = p->cursor;
+		p->txbuf = alloc->zalloc(alloc->user, r->cfg.max_frame);
+		if (p->txbuf == NULL) {
+			store_read_end(&r->reader);
+			goto fail;
+		}
+	}
+	store_read_end(&r->reader);
+	return r;
+fail:
+	repl_destroy(r);
+	return NULL;
+}
+
+void repl_destroy(struct repl *r)
+{
+	if (r == NULL)
+		return;
+	if (r->conns != NULL)
+		for (uint16_t i = 0; i < r->n_conns; i++)
+			if (r->conns[i].r != NULL)
+				conn_wipe(&r->conns[i]);
+	if (r->have_reader)
+		store_reader_fini(&r->reader);
+	struct tcp_alloc a = r->alloc;
+	for (uint16_t i = 0; i < r->cfg.n_peers; i++)
+		if (r->peers[i].txbuf != NULL)
+			a.free(a.user, r->peers[i].txbuf);
+	a.free(a.user, r->iov);
+	a.free(a.user, r->rxbuf);
+	a.free(a.user, r->free_slots);
+	a.free(a.user, r->conns);
+	aead_memzero(r->cfg.secret, sizeof r->cfg.secret);
+	a.free(a.user, r);
+}
+
+int repl_start(struct repl *r)
+{
+	if (tcp_listen(r->tcp, r->cfg.port, &repl_callbacks, r) != 0)
+		return -1;
+	for (uint16_t i = 0; i < r->cfg.n_peers; i++) {
+		struct rpeer *p = &r->peers[i];
+		if (p->connector && p->conn == NULL)
+			peer_connect(r, p);
+	}
+	return 0;
+}
+
+/* --- introspection -------------------------------------------------------- */
+
+const struct repl_stats *repl_stats(const struct repl *r)
+{
+	return &r->st;
+}
+
+struct reject_visit {
+	void (*fn)(void *arg, const char *reason, uint64_t n);
+	void *arg;
+};
+
+static void reject_visit(void *arg, const char *name, uint64_t value)
+{
+	struct reject_visit *v = arg;
+	if (strncmp(name, "err_", 4) == 0)
+		v->fn(v->arg, name + 4, value);
+}
+
+void repl_rx_rejects(const struct repl *r,
+                     void (*fn)(void *arg, const char *reason, uint64_t n),
+                     void *arg)
+{
+	struct frame_rx_stats sum = r->rx_total;
+	for (uint16_t i = 0; i < r->n_conns; i++)
+		if (r->conns[i].state != CS_FREE)
+			rx_stats_add(&sum, &r->conns[i].rx.stats);
+	struct reject_visit v = {fn, arg};
+	frame_rx_stats_foreach(&sum, reject_visit, &v);
+}
+
+uint16_t repl_peer_count(const struct repl *r)
+{
+	return r->cfg.n_peers;
+}
+
+void repl_peer_info(const struct repl *r, uint16_t i,
+                    struct repl_peer_info *out)
+{
+	memset(out, 0, sizeof *out);
+	if (i >= r->cfg.n_peers)
+		return;
+	const struct rpeer *p = &r->peers[i];
+	out->id = p->id;
+	out->up = p->conn != NULL && p->conn->state == CS_UP;
+	out->cursor = p->cursor;
+	out->head = p->head;
+	out->acked = p->acked;
+	out->sent = p->sent;
+	out->last_applied_hlc = p->last_applied_hlc;
+	out->reconnects = p->reconnects;
+}
