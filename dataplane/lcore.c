@@ -29,6 +29,8 @@
 #define REPL_TCP_CONNS(peers) ((peers) * 2u + 16u)
 #define REPL_TCP_BUF (256u * 1024u)
 #define REPL_REQ_BUFS 8u
+/* X-Replicate-To without timeout_ms waits this long for its peers. */
+#define REST_CONFIRM_TIMEOUT_MS 10000u
 
 /* Source ports for active opens; each io lcore owns an equal slice. */
 #define EPH_LO 32768u
@@ -528,6 +530,23 @@ static int io_auth_submit(void *user, struct auth_job *job)
 	return rte_ring_mp_enqueue(io->app->auth_ring, job) == 0 ? 0 : -1;
 }
 
+/* Peers whose ACKs of our origin reached seq (X-Replicate-To): read from
+ * the repl lcore's session state, relaxed (a value at most a poll old). */
+static unsigned io_confirmations(void *user, uint64_t seq)
+{
+	struct io_lcore *io = user;
+	const struct io_lcore *rl = io->app->repl;
+	if (rl == NULL || rl->repl == NULL)
+		return 0;
+	unsigned n = 0;
+	for (uint16_t i = 0; i < repl_peer_count(rl->repl); i++) {
+		struct repl_peer_info pi;
+		repl_peer_info(rl->repl, i, &pi);
+		n += pi.acked >= seq;
+	}
+	return n;
+}
+
 static size_t io_metrics(void *user, struct store_reader *reader, char *buf,
                          size_t cap)
 {
@@ -598,6 +617,8 @@ static int io_rest_create(struct io_lcore *io, int socket)
 		.node_id = cfg->node_id,
 		.max_conns = cfg->tcp_max_conns,
 		.large_data = io->large_data,
+		.n_peers = cfg->n_peers,
+		.confirm_timeout_ms = REST_CONFIRM_TIMEOUT_MS,
 		.auth_mode = cfg->auth_mode,
 		.users = cfg->users,
 		.n_users = cfg->n_users,
@@ -608,6 +629,7 @@ static int io_rest_create(struct io_lcore *io, int socket)
 		.submit = io_req_submit,
 		.metrics = io_metrics,
 		.auth_submit = app->auth_ring != NULL ? io_auth_submit : NULL,
+		.confirmations = io_confirmations,
 		.user = io,
 	};
 	const struct tcp_alloc alloc = {tcp_zalloc, tcp_free,

@@ -35,6 +35,15 @@ enum write_op {
 	                     encoded entries (storage/entry.h) of `origin`,
 	                     seqs first_seq.., back to back at body_off,
 	                     applied in order with store_apply_remote */
+	WRITE_COPY = 5,   /* merge resync (docs/REPLICATION.md): n_entries
+	                     copied records (dataplane/repl/msg.h's COPY_BATCH
+	                     record encoding) back to back at body_off, each
+	                     applied with store_apply_copy (LWW, no log, no
+	                     cursor); `origin` is the peer copying to us */
+	WRITE_COPY_END = 6, /* the copy is complete: n_entries (origin u16 BE,
+	                     seq u64 BE) pairs at body_off, the copy's cursor
+	                     vector; each cursor raised with store_cursor_raise
+	                     (never lowered) */
 };
 
 enum write_result {
@@ -56,7 +65,7 @@ struct write_req {
 	uint16_t key_len;
 	uint16_t table_len;
 	uint8_t flags;       /* io lcore's own (e.g. close after answering) */
-	uint8_t pad0;
+	uint8_t confirm;     /* io lcore's own: X-Replicate-To confirm=K */
 	uint32_t body_off;
 	uint32_t body_len;
 	uint32_t cap;        /* bytes available in data[] */

@@ -30,6 +30,7 @@ enum phase {
 	PH_SUBMIT,  /* c->req complete, storage ring was full */
 	PH_HELD,    /* c->req holds a refusal's rendered answer (status in
 	               result) until the writes before it are answered */
+	PH_CONFIRM, /* a committed write waits for its peers (confirm=K) */
 	PH_CLOSING, /* answer what is pending, then close */
 	PH_CLOSED,  /* tcp_close() called; on_closed will follow */
 };
@@ -38,6 +39,11 @@ struct rest_conn {
 	struct tcp_conn *tc; /* NULL: slot free */
 	struct rest_server *srv;
 	struct rest_conn *next_parked;
+	struct rest_conn *next_confirm;
+	struct write_req *held;   /* PH_CONFIRM: the committed write */
+	uint64_t confirm_deadline_us;
+	uint32_t confirm_ms;      /* of the write being submitted */
+	bool on_confirm_list;
 	struct write_req *req;        /* the write being read or submitted */
 	struct write_req *outq, *outq_tail; /* answers waiting for space */
 	uint64_t started_us; /* first byte of the current request; 0 = none */
@@ -68,6 +74,7 @@ struct rest_server {
 	uint32_t n_free;
 	uint32_t n_conns;
 	struct rest_conn *parked; /* singly linked */
+	struct rest_conn *confirming; /* singly linked, PH_CONFIRM */
 	uint64_t next_sweep_us;
 	struct uuid_gen uuid;
 	struct auth_ctx auth;
@@ -493,6 +500,9 @@ static void refuse(struct rest_conn *c, const struct http_request *req,
 	answer(c, status, buf, n, close);
 }
 
+static int parse_replicate_to(struct http_span v, uint16_t n_peers,
+                              uint8_t *k, uint32_t *ms, const char **why);
+
 static bool start_write(struct rest_conn *c, const struct http_request *req,
                         const struct rest_route *rt, enum write_op op)
 {
@@ -500,6 +510,15 @@ static bool start_write(struct rest_conn *c, const struct http_request *req,
 	bool has_body = op != WRITE_DELETE;
 	if (has_body && !req->content_type_json) {
 		refuse(c, req, 415, "Content-Type must be application/json");
+		return true;
+	}
+	uint8_t confirm = 0;
+	uint32_t confirm_ms = s->cfg.confirm_timeout_ms;
+	const char *why;
+	if (req->x_replicate_to.p != NULL &&
+	    parse_replicate_to(req->x_replicate_to, s->cfg.n_peers, &confirm,
+	                       &confirm_ms, &why) != 0) {
+		refuse(c, req, 400, why);
 		return true;
 	}
 	size_t fixed = rt->table.len + 1 + KEY_AREA + ID_ROOM;
@@ -535,6 +554,8 @@ static bool start_write(struct rest_conn *c, const struct http_request *req,
 	r->op = (uint8_t)op;
 	r->io_index = s->cfg.io_index;
 	r->flags = req->keep_alive ? 0 : WREQ_F_CLOSE;
+	r->confirm = confirm;
+	c->confirm_ms = confirm_ms;
 	r->table_len = (uint16_t)rt->table.len;
 	memcpy(r->data, rt->table.p, rt->table.len);
 	r->data[rt->table.len] = '\0';
@@ -731,6 +752,65 @@ static void refuse_method(struct rest_conn *c, const struct http_request *req,
 	answer(c, 405, buf, n, close);
 }
 
+/* X-Replicate-To: confirm=K [; timeout_ms=T] (also ',' between the two).
+ * 0 and *k, *ms set; or -1 (400) with *why. */
+static int parse_replicate_to(struct http_span v, uint16_t n_peers,
+                              uint8_t *k, uint32_t *ms, const char **why)
+{
+	const char *p = v.p, *end = v.p + v.len;
+	bool have_k = false;
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ';' ||
+		                   *p == ','))
+			p++;
+		const char *name = p;
+		while (p < end && *p != '=')
+			p++;
+		size_t nl = (size_t)(p - name);
+		if (p == end) {
+			*why = "X-Replicate-To: expected confirm=K";
+			return -1;
+		}
+		p++;
+		uint64_t val = 0;
+		const char *d = p;
+		while (p < end && *p >= '0' && *p <= '9' && val < 1000000000u)
+			val = val * 10 + (uint64_t)(*p++ - '0');
+		if (p == d || (p < end && *p != ';' && *p != ',' && *p != ' ' &&
+		               *p != '\t')) {
+			*why = "X-Replicate-To: a value is not a number";
+			return -1;
+		}
+		if (nl == 7 && memcmp(name, "confirm", 7) == 0) {
+			if (val < 1 || val > n_peers) {
+				*why = n_peers == 0
+					? "X-Replicate-To: this node has no peers"
+					: "X-Replicate-To: confirm=K needs 1 <= K <= "
+					  "the number of peers";
+				return -1;
+			}
+			*k = (uint8_t)val;
+			have_k = true;
+		} else if (nl == 10 && memcmp(name, "timeout_ms", 10) == 0) {
+			if (val < 1 || val > 600000) {
+				*why = "X-Replicate-To: timeout_ms must be "
+				       "1..600000";
+				return -1;
+			}
+			*ms = (uint32_t)val;
+		} else {
+			*why = "X-Replicate-To: unknown parameter (confirm, "
+			       "timeout_ms)";
+			return -1;
+		}
+	}
+	if (!have_k) {
+		*why = "X-Replicate-To: expected confirm=K";
+		return -1;
+	}
+	return 0;
+}
+
 /* Route one parsed request. false: it must wait (nothing consumed). */
 static bool dispatch(struct rest_conn *c, const struct http_request *req)
 {
@@ -741,6 +821,7 @@ static bool dispatch(struct rest_conn *c, const struct http_request *req)
 	 * answer given here would overtake theirs. */
 	bool pipelinable = req->method == HTTP_M_POST &&
 	                   !req->expect_100_continue &&
+	                   req->x_replicate_to.p == NULL &&
 	                   rt.kind == ROUTE_TABLE && req->content_type_json;
 	if (c->inflight > 0 &&
 	    (!pipelinable || c->inflight >= s->cfg.max_inflight))
@@ -892,6 +973,8 @@ static void conn_pump(struct rest_conn *c)
 			if (c->inflight == 0 && c->outq == NULL)
 				conn_close(c);
 			return;
+		case PH_CONFIRM:
+			return; /* rest_poll answers when the peers have it */
 		case PH_SUBMIT:
 			if (!submit(c))
 				return;
@@ -985,6 +1068,10 @@ static void on_closed(void *arg, struct tcp_conn *tc, enum tcp_close_reason r)
 	if (c->req != NULL) {
 		s->ops.req_free(s->ops.user, c->req);
 		c->req = NULL;
+	}
+	if (c->held != NULL) {
+		s->ops.req_free(s->ops.user, c->held);
+		c->held = NULL; /* unlinked by the next rest_poll */
 	}
 	out_free_all(c);
 	c->tc = NULL;
@@ -1104,6 +1191,19 @@ void rest_complete(struct rest_server *s, struct write_req *r)
 		return;
 	}
 	c->inflight--;
+	if (r->confirm != 0 && r->result == WRITE_OK) {
+		/* Committed here; the answer waits for the peers. */
+		c->held = r;
+		c->phase = PH_CONFIRM;
+		c->confirm_deadline_us = now + (uint64_t)c->confirm_ms * 1000u;
+		s->st.confirms_waited++;
+		if (!c->on_confirm_list) {
+			c->on_confirm_list = true;
+			c->next_confirm = s->confirming;
+			s->confirming = c;
+		}
+		return; /* rest_poll checks it */
+	}
 	char buf[RESP_SMALL];
 	int status = 500;
 	size_t n = render_completion(r, buf, sizeof buf, &status);
@@ -1133,8 +1233,9 @@ static void sweep(struct rest_server *s)
 		struct rest_conn *c = &s->conns[i];
 		if (c->tc == NULL || c->phase == PH_CLOSED)
 			continue;
-		if (c->inflight != 0 || c->phase == PH_SUBMIT)
-			continue; /* storage answers; the client waits */
+		if (c->inflight != 0 || c->phase == PH_SUBMIT ||
+		    c->phase == PH_CONFIRM)
+			continue; /* storage or the peers answer; the client waits */
 		bool busy = c->outq != NULL;
 		if (!busy && c->started_us != 0 &&
 		    (c->phase == PH_HEAD || c->phase == PH_BODY) &&
@@ -1160,8 +1261,85 @@ static void sweep(struct rest_server *s)
 	}
 }
 
+/* Answer a held write: its usual answer once K peers have it, or 504 at
+ * its deadline (it is committed here and keeps replicating). */
+static bool confirm_check(struct rest_conn *c)
+{
+	struct rest_server *s = c->srv;
+	struct write_req *r = c->held;
+	unsigned got = s->ops.confirmations != NULL
+		? s->ops.confirmations(s->ops.user, r->seq) : 0;
+	bool met = got >= r->confirm;
+	if (!met && now_us(s) < c->confirm_deadline_us)
+		return false;
+	bool close = (r->flags & WREQ_F_CLOSE) != 0;
+	char buf[RESP_SMALL];
+	int status;
+	size_t n;
+	if (met) {
+		s->st.confirms_met++;
+		n = render_completion(r, buf, sizeof buf, &status);
+	} else {
+		s->st.confirms_timed_out++;
+		status = 504;
+		char body[REST_ID_MAX + 256];
+		struct http_out b = {body, 0, sizeof body, false};
+		hout_str(&b, "{\"error\":\"committed on this node, but only ");
+		hout_u64(&b, got);
+		hout_str(&b, " of ");
+		hout_u64(&b, r->confirm);
+		hout_str(&b, " peers confirmed it in time; it keeps "
+		             "replicating\",\"id\":\"");
+		hout_mem(&b, write_req_key(r), r->key_len);
+		hout_str(&b, "\",\"confirmed\":");
+		hout_u64(&b, got);
+		hout_mem(&b, "}", 1);
+		size_t hl = http_resp_head(buf, sizeof buf, 504,
+		                           "application/json", b.len, close,
+		                           NULL);
+		n = 0;
+		if (hl != 0 && !b.overflow && hl + b.len <= sizeof buf) {
+			memcpy(buf + hl, body, b.len);
+			n = hl + b.len;
+		}
+	}
+	c->held = NULL;
+	c->phase = close ? PH_CLOSING : PH_HEAD;
+	count_status(s, status);
+	if (n == 0 || !out_send(c, buf, n, r)) {
+		if (n == 0)
+			s->ops.req_free(s->ops.user, r);
+		s->st.aborted++;
+		tcp_abort(c->tc);
+		return true;
+	}
+	c->last_us = now_us(s);
+	if (!c->parked)
+		conn_pump(c);
+	return true;
+}
+
+static void confirm_poll(struct rest_server *s)
+{
+	struct rest_conn **pp = &s->confirming;
+	while (*pp != NULL) {
+		struct rest_conn *c = *pp;
+		if (c->held != NULL && c->tc != NULL && !confirm_check(c))
+			pp = &c->next_confirm;  /* still waiting */
+		else if (c->held != NULL && c->tc != NULL)
+			pp = &c->next_confirm;  /* a new write is held */
+		else {
+			*pp = c->next_confirm;  /* answered or gone */
+			c->next_confirm = NULL;
+			c->on_confirm_list = false;
+		}
+	}
+}
+
 void rest_poll(struct rest_server *s)
 {
+	if (s->confirming != NULL)
+		confirm_poll(s);
 	if (s->parked != NULL)
 		unpark_all(s);
 	if (now_us(s) >= s->next_sweep_us) {
@@ -1234,6 +1412,9 @@ void rest_destroy(struct rest_server *s)
 			if (c->req != NULL)
 				s->ops.req_free(s->ops.user, c->req);
 			c->req = NULL;
+			if (c->held != NULL)
+				s->ops.req_free(s->ops.user, c->held);
+			c->held = NULL;
 			out_free_all(c);
 		}
 	}

@@ -31,6 +31,12 @@
  *  - Authentication (auth.h): an unseen credential's PBKDF2 can run on
  *    another thread (ops->auth_submit) while its request waits parked, so
  *    the lcore never stalls for it; verdicts are cached per lcore.
+ *  - X-Replicate-To: confirm=K[; timeout_ms=T] (DESIGN §3): the answer to
+ *    a write waits, after its local commit, until K peers have committed
+ *    it (ops->confirmations), or answers 504 after T ms (default
+ *    confirm_timeout_ms) saying the write is committed here and how many
+ *    peers confirmed it; it still replicates. Such a request is not
+ *    pipelined: the connection reads nothing more until it is answered.
  *  - Errors are {"error": "..."} with the status of §3; one whose request
  *    body was not read closes the connection after the answer.
  */
@@ -52,7 +58,7 @@
 #define REST_STATUS_LIST(X)                                                  \
 	X(200) X(201) X(204) X(304) X(400) X(401) X(404) X(405) X(408)       \
 	X(409) X(411) X(413) X(414) X(415) X(431) X(500) X(501) X(503)       \
-	X(505) X(507)
+	X(504) X(505) X(507)
 
 enum rest_status_idx {
 #define REST_STATUS_IDX(code) REST_ST_##code,
@@ -73,7 +79,8 @@ extern const uint32_t rest_lat_bounds_us[REST_LAT_BUCKETS - 1];
 	X(writes_submitted) X(writes_completed) X(writes_orphaned)           \
 	X(backpressure_waits) X(backpressure_503) X(timeouts_408)            \
 	X(idle_closed) X(aborted) X(continues) X(ids_generated)              \
-	X(bytes_in) X(bytes_out) X(write_lat_us_sum)
+	X(bytes_in) X(bytes_out) X(write_lat_us_sum)                         \
+	X(confirms_waited) X(confirms_met) X(confirms_timed_out)
 
 struct rest_stats {
 #define REST_STATS_FIELD(name) uint64_t name;
@@ -102,6 +109,9 @@ struct rest_ops {
 	 * or -1 when it cannot take it now); the verdict comes back through
 	 * rest_auth_done. NULL: the hash runs inline, on this lcore. */
 	int (*auth_submit)(void *user, struct auth_job *job);
+	/* Optional: how many peers have committed our origin's entries up
+	 * to seq (X-Replicate-To: confirm=K). NULL: no peers. */
+	unsigned (*confirmations)(void *user, uint64_t seq);
 	void *user;
 };
 
@@ -115,6 +125,8 @@ struct rest_config {
 	uint16_t node_id;              /* for /health */
 	uint32_t max_conns;            /* connection slots (the TCP's) */
 	size_t large_data;             /* data bytes of the largest buffer */
+	uint16_t n_peers;              /* confirm=K needs K <= n_peers */
+	uint32_t confirm_timeout_ms;   /* default wait for confirm=K */
 	enum loom_auth_mode auth_mode;
 	const struct loom_user *users;
 	uint16_t n_users;

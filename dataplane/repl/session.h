@@ -135,6 +135,13 @@ void repl_poll(struct repl *r);
 /* A WRITE_REMOTE came back from the storage lcore (on this lcore). */
 void repl_complete(struct repl *r, struct write_req *w);
 
+/* Log retention (the storage lcore, any thread; relaxed reads): the
+ * lowest seq of our own origin acknowledged by every peer whose link is
+ * up now, and (n_up) how many are up. Entries above it are still needed
+ * by a current peer; a peer that is down is resynced by a merge copy if
+ * it comes back below the log's floor. */
+uint64_t repl_min_acked_up(const struct repl *r, unsigned *n_up);
+
 const struct repl_stats *repl_stats(const struct repl *r);
 /* Frames rejected by reason: frame.h's FRAME_RX_STATS_LIST, summed over
  * every connection so far. */

@@ -201,6 +201,16 @@ static void remove_dir(const char *dir)
 static uint32_t opt_max_conns; /* 0: the TCP's */
 static bool opt_no_store;      /* the server gets no store */
 static bool opt_defer_auth;    /* slow hashes go to F.aq (a verifier) */
+static uint16_t opt_n_peers;   /* X-Replicate-To: peers the node has */
+static unsigned fake_confirmed; /* what ops->confirmations answers */
+static uint64_t fake_confirm_seq; /* the seq it was last asked about */
+
+static unsigned p_confirmations(void *user, uint64_t seq)
+{
+	(void)user;
+	fake_confirm_seq = seq;
+	return fake_confirmed;
+}
 
 static int p_auth_submit(void *user, struct auth_job *j)
 {
@@ -218,6 +228,8 @@ static bool setup(enum loom_auth_mode mode, const struct loom_user *users,
 	uint32_t max_conns = opt_max_conns;
 	bool no_store = opt_no_store;
 	bool defer_auth = opt_defer_auth;
+	uint16_t n_peers = opt_n_peers;
+	opt_n_peers = 0;
 	opt_max_conns = 0;
 	opt_no_store = false;
 	opt_defer_auth = false;
@@ -268,6 +280,8 @@ static bool setup(enum loom_auth_mode mode, const struct loom_user *users,
 		.node_id = NODE_ID,
 		.max_conns = max_conns != 0 ? max_conns : tc.max_conns,
 		.large_data = LARGE_DATA,
+		.n_peers = n_peers,
+		.confirm_timeout_ms = 400,
 		.auth_mode = mode,
 		.users = users,
 		.n_users = n_users,
@@ -275,6 +289,7 @@ static bool setup(enum loom_auth_mode mode, const struct loom_user *users,
 	struct rest_ops ops = {.req_alloc = p_alloc, .req_free = p_free,
 	                       .submit = p_submit, .metrics = p_metrics,
 	                       .auth_submit = defer_auth ? p_auth_submit : NULL,
+	                       .confirmations = p_confirmations,
 	                       .user = &F};
 	struct tcp_alloc al = {t_zalloc, t_free, NULL};
 	F.srv = rest_create(&rc_cfg, F.a->tcp, &F.a->net,
@@ -2198,6 +2213,83 @@ static void test_auth_deferred(void)
 	teardown();
 }
 
+/* X-Replicate-To: confirm=K waits for K peers after the local commit,
+ * then answers as usual, or 504 at its timeout; the write stands. */
+static void test_replicate_to(void)
+{
+	opt_n_peers = 2;
+	if (!setup(LOOM_AUTH_NONE, NULL, 0))
+		return;
+	struct client c;
+	struct resp *r;
+	cconnect(&c);
+	fake_confirmed = 0;
+
+	/* Bad headers: 400 before anything is written. */
+	creq(&c, "POST", "/t/", "X-Replicate-To: confirm=3\r\n",
+	     "{\"id\":\"x\"}");
+	r = EXPECT(&c, "HTTP/1.1 400 Bad Request");
+	CHECK_ERROR_BODY(r);
+	cfree(&c);
+	cconnect(&c);
+	creq(&c, "PUT", "/t/x", "X-Replicate-To: copies=1\r\n", "{}");
+	EXPECT(&c, "HTTP/1.1 400 Bad Request");
+	cfree(&c);
+	CHECK_EQ_U64(F.submits, 0);
+
+	/* Waits for two peers: nothing after the commit with one... */
+	cconnect(&c);
+	creq(&c, "POST", "/t/", "X-Replicate-To: confirm=2\r\n",
+	     "{\"id\":\"a\"}");
+	creq(&c, "GET", "/health", NULL, NULL); /* pipelined behind it */
+	advance(50);
+	CHECK_EQ_U64(F.submits, 1);
+	NO_MORE(&c);
+	CHECK(fake_confirm_seq >= 1);
+	fake_confirmed = 1;
+	advance(50);
+	NO_MORE(&c);
+	/* ...then the usual 201 once two have it, and the next request. */
+	fake_confirmed = 2;
+	advance(20);
+	r = EXPECT(&c, "HTTP/1.1 201 Created");
+	CHECK(has_hdr(r, "Location", "/t/a"));
+	EXPECT(&c, "HTTP/1.1 200 OK");
+
+	/* Not enough in time: 504 naming the id and the count; committed. */
+	fake_confirmed = 1;
+	creq(&c, "PUT", "/t/b", "X-Replicate-To: confirm=2; timeout_ms=200\r\n",
+	     "{\"v\":1}");
+	advance(100);
+	NO_MORE(&c);
+	advance(200);
+	r = EXPECT(&c, "HTTP/1.1 504 Gateway Timeout");
+	CHECK_STR_CONTAINS(r->body, "\"id\":\"b\"");
+	CHECK_STR_CONTAINS(r->body, "\"confirmed\":1");
+	CHECK_STR_CONTAINS(r->body, "committed on this node");
+	creq(&c, "GET", "/t/b", NULL, NULL);
+	advance(20);
+	EXPECT(&c, "HTTP/1.1 200 OK");
+	/* The default timeout (400 ms here) applies without timeout_ms. */
+	creq(&c, "DELETE", "/t/b", "X-Replicate-To: confirm=2\r\n", NULL);
+	advance(300);
+	NO_MORE(&c);
+	advance(200);
+	EXPECT(&c, "HTTP/1.1 504 Gateway Timeout");
+	/* A client that leaves while its write waits: buffers come back. */
+	creq(&c, "POST", "/t/", "X-Replicate-To: confirm=1\r\n",
+	     "{\"id\":\"c\"}");
+	fake_confirmed = 0;
+	advance(50);
+	cfree(&c);
+	advance(50);
+	const struct rest_stats *st = rest_stats(F.srv);
+	CHECK_EQ_U64(st->confirms_met, 1);
+	CHECK_EQ_U64(st->confirms_timed_out, 2);
+	CHECK_EQ_U64(st->confirms_waited, 4);
+	teardown();
+}
+
 int main(void)
 {
 	test_crud();
@@ -2221,5 +2313,6 @@ int main(void)
 	test_storage_results();
 	test_auth_basic();
 	test_auth_deferred();
+	test_replicate_to();
 	CHECK_DONE();
 }
