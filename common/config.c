@@ -150,6 +150,8 @@ enum key_id {
 	K_REPL_PING,
 	K_REPL_DEAD,
 	K_REPL_MAX_FRAME,
+	K_REPL_LOG_RETENTION,
+	K_REPL_PRUNE_INTERVAL,
 	K_PEER, /* every [peers] line: the key is the node id */
 	K_COUNT
 };
@@ -273,6 +275,12 @@ static const struct key_desc keys[K_COUNT] = {
 	                     600000),
 	[K_REPL_MAX_FRAME] = UINT(S_REPL, "max_frame", repl_max_frame, 65536,
 	                          16777216),
+	/* 365 days in ms: past 2^32 ms (49.7 days), so a u64 field */
+	[K_REPL_LOG_RETENTION] = UINT(S_REPL, "log_retention_ms",
+	                              repl_log_retention_ms, 0,
+	                              UINT64_C(31536000000)),
+	[K_REPL_PRUNE_INTERVAL] = UINT(S_REPL, "prune_interval_ms",
+	                               repl_prune_interval_ms, 10, 600000),
 	[K_PEER] = OTHER(S_PEERS, "", false),
 };
 
@@ -1558,6 +1566,8 @@ void loom_config_defaults(struct loom_config *cfg)
 	cfg->repl_ping_ms = 1000;
 	cfg->repl_dead_ms = 5000;
 	cfg->repl_max_frame = 1048576;
+	cfg->repl_log_retention_ms = 86400000;
+	cfg->repl_prune_interval_ms = 1000;
 	cfg->n_users = 0;
 	cfg->host_numa_node = -1;
 	snprintf(cfg->log_level, sizeof cfg->log_level, "info");

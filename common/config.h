@@ -224,6 +224,17 @@ struct loom_config {
 	                             > ping_interval_ms */
 	uint32_t repl_max_frame;  /* max_frame = 65536..16777216 bytes, default
 	                             1048576 (>= max_body + headroom) */
+	uint64_t repl_log_retention_ms; /* log_retention_ms = 0..31536000000
+	                             (365 days), default 86400000 (one day):
+	                             a log entry is pruned only once every
+	                             peer whose link is up has acknowledged it
+	                             AND its version is at least this old, so
+	                             a node down for less catches up from the
+	                             log rather than by a merge copy */
+	uint32_t repl_prune_interval_ms; /* prune_interval_ms = 10..600000,
+	                             default 1000: how often the storage lcore
+	                             runs one bounded prune txn (sooner while
+	                             a backlog remains) */
 
 	/* [peers]: one line per other node: ID = A.B.C.D */
 	struct loom_peer peers[LOOM_MAX_PEERS];

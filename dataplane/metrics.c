@@ -213,8 +213,51 @@ static void storage_metrics(struct out *o, const struct loomd *app,
 		      "records in LMDB, tombstones included", n);
 	gauge(o, "loom_storage_own_seq", "the last seq of this node's origin",
 	      storage_lcore_own_seq(app->storage));
+	counter(o, "loom_storage_prunes_total",
+	        "log retention txns committed", sc.prunes);
+	counter(o, "loom_storage_pruned_entries_total",
+	        "log entries deleted by log retention", sc.pruned_entries);
+	counter(o, "loom_storage_prune_errors_total",
+	        "log retention steps that failed", sc.prune_errors);
+	counter(o, "loom_storage_copy_records_total",
+	        "records received by merge copy (LWW-applied or not)",
+	        sc.copy_records);
+	counter(o, "loom_storage_copy_superseded_total",
+	        "merge-copied records that lost to ours (older or equal)",
+	        sc.copy_superseded);
 	if (reader == NULL)
 		return;
+	/* Per origin in cursors: the log floor (log.<origin> holds every seq
+	 * in (floor, cursor]) and the oldest seq still in the log, 0 when the
+	 * log is empty or absent. One family after the other: Prometheus
+	 * wants each one's samples together. */
+	for (int fam = 0; fam < 2; fam++) {
+		const char *name = fam == 0 ? "loom_storage_log_floor"
+		                            : "loom_storage_log_oldest";
+		struct store_cursor_iter ci;
+		uint16_t origin;
+		uint64_t cur;
+		if (store_cursor_iter_open(reader, 0, &ci) != 0) {
+			store_cursor_iter_close(&ci);
+			break;
+		}
+		line(o, "# HELP %s %s\n# TYPE %s gauge\n", name,
+		     fam == 0 ? "seqs of the origin at or below it may be "
+		                "gone from its log"
+		              : "first seq still in the origin's log (0: "
+		                "empty)",
+		     name);
+		while (store_cursor_iter_next(&ci, &origin, &cur) == 0) {
+			uint64_t v = 0;
+			int rc = fam == 0 ? store_log_floor(reader, origin, &v)
+			                  : store_log_oldest(reader, origin, &v);
+			if (rc != 0)
+				v = 0;
+			line(o, "%s{origin=\"%u\"} %llu\n", name,
+			     (unsigned)origin, (unsigned long long)v);
+		}
+		store_cursor_iter_close(&ci);
+	}
 	/* Per table: live records and the order-independent digest that is
 	 * equal on every node once they have converged. */
 	struct store_digest_iter it;

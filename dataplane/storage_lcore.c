@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_common.h>
 #include <rte_cycles.h>
@@ -17,8 +18,12 @@
 
 #include "common/log.h"
 #include "dataplane/idle.h"
+#include "dataplane/lcore.h"
+#include "dataplane/repl/session.h"
 
 #define LOG_PERIOD_S 1      /* at most one error line per second */
+#define PRUNE_MAX_ENTRIES 1000 /* log entries deleted per prune txn */
+#define PRUNE_CATCHUP_MS 10 /* next step after one that ran out of budget */
 #define STOP_WARN_S 1       /* at stop: say we wait for io lcores after 1 s */
 #define STOP_MAX_S 30       /* ... and give up on them after 30 s */
 #define STOP_POLL_US 100    /* at stop, the wait between empty passes */
@@ -41,6 +46,14 @@ struct storage_lcore {
 	uint64_t next_sync_tsc;
 	uint64_t log_next_tsc;
 	uint64_t log_suppressed;
+	/* log retention (maybe_prune) */
+	uint64_t retention_ms;
+	uint64_t prune_period_tsc;
+	uint64_t prune_catchup_tsc;
+	uint64_t next_prune_tsc;
+	struct storage_prune_state prune_st;
+	struct store_reader prune_rd; /* the prune step's read txn */
+	bool prune_rd_ok;             /* prune_rd initialised */
 	struct idle_backoff idle;
 	/* done[i] refused a completion in the last flush: keep the rest of
 	 * its completions behind it and do not read in[i] until it drains */
@@ -244,6 +257,63 @@ static void maybe_sync(struct storage_lcore *sl, bool force)
 	}
 }
 
+/* --- log retention ------------------------------------------------------- */
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Every prune_interval_ms (sooner while a backlog remains), between two
+ * passes of group commit: one bounded prune txn (storage_prune_step,
+ * storage/batch.h). A client write waits at most for that one small txn.
+ *
+ * A node without peers (app->repl NULL) prunes nothing. app->repl and its
+ * ->repl were written by the main lcore before the lcores were launched
+ * and are read-only since. repl_min_acked_up() reads the repl lcore's
+ * per-peer state with relaxed loads, from this lcore: each peer's ack only
+ * grows, so a stale read can only make the bound lower (less pruned). The
+ * one race that matters is a peer coming up between the read and the
+ * prune: if it is still counted down, the others' acks bound the step, and
+ * it may find its cursor below the log floor - it then gets a merge copy
+ * (docs/REPLICATION.md), nothing is skipped silently. Only entries at
+ * least log_retention_ms old are ever at stake. */
+static void maybe_prune(struct storage_lcore *sl)
+{
+	const struct io_lcore *rl = sl->app->repl;
+	const struct repl *r = rl != NULL ? rl->repl : NULL;
+	struct storage_prune_policy p;
+	uint64_t now = rte_get_tsc_cycles();
+	unsigned n_up = 0, pruned = 0;
+	bool more = false;
+	int rc;
+
+	if (now < sl->next_prune_tsc)
+		return;
+	sl->next_prune_tsc = now + sl->prune_period_tsc;
+	if (r == NULL || !sl->prune_rd_ok)
+		return;
+	p.own_acked = repl_min_acked_up(r, &n_up);
+	p.own_acked_known = n_up >= 1;
+	p.own_acked_all = repl_min_acked_all(r);
+	p.now_ms = wall_ms();
+	p.retention_ms = sl->retention_ms;
+	p.max_entries = PRUNE_MAX_ENTRIES;
+	rc = storage_prune_step(sl->store, &sl->prune_rd, &p, &sl->prune_st,
+	                        &sl->c, &pruned, &more);
+	if (rc != 0) {
+		log_limited(sl, "log prune: %s", mdb_strerror(rc));
+		return;
+	}
+	if (pruned != 0)
+		sl->dirty = true; /* sync = interval: a commit to flush */
+	if (more)
+		sl->next_prune_tsc = now + sl->prune_catchup_tsc;
+}
+
 /* --- stop ---------------------------------------------------------------- */
 
 /* The lcore that produces on ring pair i (storage_lcore.h). */
@@ -335,12 +405,14 @@ int storage_lcore_main(void *arg)
 	         sl->batch_max,
 	         sl->sync_interval ? "interval" : "commit");
 	sl->next_sync_tsc = rte_get_tsc_cycles() + sl->sync_period_tsc;
+	sl->next_prune_tsc = rte_get_tsc_cycles() + sl->prune_period_tsc;
 	while (!atomic_load_explicit(&app->stop, memory_order_relaxed)) {
 		unsigned work;
 
 		sl->lc.polls++;
 		work = storage_poll(sl);
 		maybe_sync(sl, false);
+		maybe_prune(sl);
 		if (work != 0) {
 			sl->lc.busy_polls++;
 			idle_work(&sl->idle);
@@ -428,6 +500,27 @@ struct storage_lcore *storage_lcore_create(struct loomd *app,
 	sl->sync_period_tsc = sl->tsc_hz * cfg->sync_interval_ms / 1000u;
 	if (sl->sync_period_tsc == 0)
 		sl->sync_period_tsc = 1;
+	sl->retention_ms = cfg->repl_log_retention_ms;
+	sl->prune_period_tsc = sl->tsc_hz * cfg->repl_prune_interval_ms / 1000u;
+	sl->prune_catchup_tsc = sl->tsc_hz *
+	                        RTE_MIN(cfg->repl_prune_interval_ms,
+	                                (uint32_t)PRUNE_CATCHUP_MS) / 1000u;
+	if (sl->prune_period_tsc == 0)
+		sl->prune_period_tsc = 1;
+	if (sl->prune_catchup_tsc == 0)
+		sl->prune_catchup_tsc = 1;
+	/* a node with peers prunes; its read txn comes from the store's
+	 * reader table, so take it now rather than on the lcore */
+	if (cfg->n_peers > 0) {
+		rc = store_reader_init(store, &sl->prune_rd);
+		if (rc != 0) {
+			LOG_ERR("storage", "lcore %u: no read txn for log "
+			        "retention: %s", lcore_id, mdb_strerror(rc));
+			rte_free(sl);
+			return NULL;
+		}
+		sl->prune_rd_ok = true;
+	}
 	idle_init(&sl->idle, cfg->idle_spin_polls, cfg->idle_sleep_max_us);
 
 	slots = rte_align32pow2(ring_size + 1);
@@ -459,6 +552,8 @@ void storage_lcore_destroy(struct storage_lcore *sl)
 		rte_ring_free(sl->in[i]);
 		rte_ring_free(sl->done[i]);
 	}
+	if (sl->prune_rd_ok)
+		store_reader_fini(&sl->prune_rd);
 	rte_free(sl);
 }
 

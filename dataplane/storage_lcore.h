@@ -8,7 +8,8 @@
  *   done[i]  storage -> io lcore i: the same pointers, results filled
  * Pairs 0 .. n_io_lcores - 1 are the [lcores] io lcores in order; pair
  * n_io_lcores + k is repl lcore k ([lcores] repl; the repl lcore is an io
- * lcore with index n_io, docs/REPLICATION.md), which submits WRITE_REMOTE.
+ * lcore with index n_io, docs/REPLICATION.md), which submits WRITE_REMOTE,
+ * WRITE_COPY and WRITE_COPY_END.
  * Each ring has rte_align32pow2(ring_size + 1) slots, so it holds ring_size
  * requests. ring_size must be at least the number of requests io lcore i
  * can have outstanding (its request pool(s)): then done[i] can always take
@@ -19,7 +20,8 @@
  *      rings with a per-ring quantum and a rotating start, so a busy io
  *      lcore cannot starve the others;
  *   2. storage_apply_batch() (storage/batch.h): one write txn, one commit
- *      (client writes and peers' WRITE_REMOTE batches alike); after a
+ *      (client writes and peers' WRITE_REMOTE batches and merge copies
+ *      alike); after a
  *      commit, publish our origin's last seq (storage_lcore_own_seq);
  *   3. enqueue each request on done[req->io_index], in the order it was
  *      dequeued. A request's io_index must be the ring it came in on; one
@@ -34,7 +36,17 @@
  *   4. sync = interval: store_sync() every sync_interval_ms when something
  *      was committed since the last one (the check runs once per pass, so
  *      an idle sleep can delay it by up to idle_sleep_max_us).
- *   5. no work: idle back-off (dataplane/idle.h).
+ *   5. log retention, on a node with peers: every [repl]
+ *      prune_interval_ms (10 ms after a step that ran out of budget, while
+ *      a backlog remains) one storage_prune_step() (storage/batch.h): a
+ *      short read txn decides, one write txn deletes at most 1000 log
+ *      entries, between two group commits. Our own origin is bounded by
+ *      repl_min_acked_up() of app->repl->repl (dataplane/repl/session.h;
+ *      a relaxed cross-lcore read, see maybe_prune) and nothing of it is
+ *      pruned while no peer is up; other origins by our cursor; all by
+ *      [repl] log_retention_ms on the entry's version. A node without
+ *      peers (app->repl NULL) never prunes. Not run while stopping.
+ *   6. no work: idle back-off (dataplane/idle.h).
  * On stop: the loop keeps applying and completing until every io lcore
  * (repl lcores included) has left its own loop (its EAL state is no longer RUNNING) and the in rings
  * are empty, then syncs (sync = interval), so every request an io lcore

@@ -16,6 +16,7 @@
 #                  [--peers ID=A.B.C.D[,ID=A.B.C.D...] --repl-secret FILE]
 #                  [--repl-batch-max N] [--repl-window N]
 #                  [--repl-ping-ms N] [--repl-dead-ms N]
+#                  [--repl-log-retention-ms N] [--repl-prune-interval-ms N]
 #
 # DIR holds the node's data and stats file (DIR/data, DIR/stats.json).
 # --mem MB is EAL's --no-huge memory (default 256, 512 with --peers; the
@@ -44,8 +45,10 @@
 # adds a repl lcore (id N+2, CPU 1, with its own queue pair: qpairs=N+1),
 # writes [peers] and [repl] with secret_file = --repl-secret (required with
 # --peers: a file of 64 hex digits, the same for every node); the
-# --repl-* flags set [repl] batch_max, window, ping_interval_ms and
-# dead_after_ms (docs/REPLICATION.md).
+# --repl-* flags set [repl] batch_max, window, ping_interval_ms,
+# dead_after_ms, log_retention_ms and prune_interval_ms
+# (docs/REPLICATION.md, docs/CONFIG.md); they are written only with
+# --peers.
 set -euo pipefail
 
 # The comment block above, without its '# ' prefixes.
@@ -59,6 +62,7 @@ tcp_time_wait_ms="" tcp_rto_min_ms="" tcp_rto_init_ms="" tcp_delack_ms=""
 echo_port="" connect="" connect_count=""
 http_header_timeout_ms="" http_backpressure_ms="" http_max_inflight=""
 peers="" repl_secret="" repl_batch_max="" repl_window="" repl_ping_ms="" repl_dead_ms=""
+repl_log_retention_ms="" repl_prune_interval_ms=""
 users=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -100,6 +104,8 @@ while [[ $# -gt 0 ]]; do
     --repl-window) repl_window=$2 ;;
     --repl-ping-ms) repl_ping_ms=$2 ;;
     --repl-dead-ms) repl_dead_ms=$2 ;;
+    --repl-log-retention-ms) repl_log_retention_ms=$2 ;;
+    --repl-prune-interval-ms) repl_prune_interval_ms=$2 ;;
     *) echo "node-config.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
   shift 2
@@ -109,9 +115,10 @@ for v in tag node ip dir; do
 done
 [[ $node =~ ^[0-9]+$ ]] || die "--node must be a number"
 
-# uint NAME VALUE MIN MAX: VALUE is a decimal integer in MIN..MAX.
+# uint NAME VALUE MIN MAX: VALUE is a decimal integer in MIN..MAX (at most
+# 12 digits, far inside bash's 64-bit arithmetic).
 uint() {
-  if [[ ! $2 =~ ^[0-9]{1,10}$ ]] || ((10#$2 < $3 || 10#$2 > $4)); then
+  if [[ ! $2 =~ ^[0-9]{1,12}$ ]] || ((10#$2 < $3 || 10#$2 > $4)); then
     die "$1 must be an integer in $3..$4, got '$2'"
   fi
 }
@@ -189,6 +196,8 @@ if [[ -n $peers ]]; then
   if [[ -n $repl_window ]]; then uint --repl-window "$repl_window" 16 1048576; repl_keys+=("window = $repl_window"); fi
   if [[ -n $repl_ping_ms ]]; then uint --repl-ping-ms "$repl_ping_ms" 50 60000; repl_keys+=("ping_interval_ms = $repl_ping_ms"); fi
   if [[ -n $repl_dead_ms ]]; then uint --repl-dead-ms "$repl_dead_ms" 200 600000; repl_keys+=("dead_after_ms = $repl_dead_ms"); fi
+  if [[ -n $repl_log_retention_ms ]]; then uint --repl-log-retention-ms "$repl_log_retention_ms" 0 31536000000; repl_keys+=("log_retention_ms = $repl_log_retention_ms"); fi
+  if [[ -n $repl_prune_interval_ms ]]; then uint --repl-prune-interval-ms "$repl_prune_interval_ms" 10 600000; repl_keys+=("prune_interval_ms = $repl_prune_interval_ms"); fi
 elif [[ -n $repl_secret ]]; then
   die "--repl-secret without --peers: a single node does not replicate"
 fi

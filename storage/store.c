@@ -957,7 +957,8 @@ static int purge_tombstone(struct store_txn *t, const void *ent, size_t len)
 }
 
 int store_log_prune(struct store_txn *t, uint16_t origin, uint64_t upto_seq,
-                    unsigned max_entries, unsigned *pruned)
+                    uint64_t purge_upto, unsigned max_entries,
+                    unsigned *pruned)
 {
 	MDB_cursor *c;
 	MDB_dbi log;
@@ -992,7 +993,8 @@ int store_log_prune(struct store_txn *t, uint16_t origin, uint64_t upto_seq,
 		seq = get_be(k.mv_data, 8);
 		if (seq > upto_seq)
 			break;
-		if ((rc = purge_tombstone(t, v.mv_data, v.mv_size)) ||
+		if ((seq <= purge_upto &&
+		     (rc = purge_tombstone(t, v.mv_data, v.mv_size))) ||
 		    (rc = mdb_cursor_del(c, 0)))
 			break;
 		top = seq;
@@ -1244,6 +1246,46 @@ int store_log_floor(struct store_reader *r, uint16_t origin, uint64_t *seq)
 	if (!r->active)
 		return EINVAL;
 	return log_floor_get(r->txn, r->s->meta, origin, seq);
+}
+
+int store_cursor_iter_open(struct store_reader *r, uint16_t from_origin,
+                           struct store_cursor_iter *it)
+{
+	it->cur = NULL;
+	it->first = true;
+	put_be(it->from, from_origin, 2);
+	if (!r->active)
+		return EINVAL;
+	return mdb_cursor_open(r->txn, r->s->cursors, &it->cur);
+}
+
+int store_cursor_iter_next(struct store_cursor_iter *it, uint16_t *origin,
+                           uint64_t *seq)
+{
+	MDB_val k = mval(it->from, 2), v;
+	int rc;
+
+	if (it->cur == NULL)
+		return ENOENT;
+	rc = mdb_cursor_get(it->cur, &k, &v,
+	                    it->first ? MDB_SET_RANGE : MDB_NEXT);
+	it->first = false;
+	if (rc == MDB_NOTFOUND)
+		return ENOENT;
+	if (rc)
+		return rc;
+	if (k.mv_size != 2 || v.mv_size != 8)
+		return EBADMSG;
+	*origin = (uint16_t)get_be(k.mv_data, 2);
+	*seq = get_be(v.mv_data, 8);
+	return 0;
+}
+
+void store_cursor_iter_close(struct store_cursor_iter *it)
+{
+	if (it->cur)
+		mdb_cursor_close(it->cur);
+	it->cur = NULL;
 }
 
 int store_record_iter_open(struct store_reader *r, const char *after_table,

@@ -194,13 +194,19 @@ int store_cursor_raise(struct store_txn *t, uint16_t origin, uint64_t seq);
  * Log retention. Delete the entries of log.<origin> with seq <= upto_seq,
  * oldest first, at most max_entries of them (so one txn stays bounded; call
  * again while *pruned == max_entries). log_floor.<origin> becomes the
- * highest seq pruned (never lowered). A pruned delete entry whose record is
- * still the tombstone it wrote (same version) takes that tombstone with it
- * (DESIGN §2: tombstones are purged with the log; digests are unchanged).
+ * highest seq pruned (never lowered). A pruned delete entry with seq <=
+ * purge_upto whose record is still the tombstone it wrote (same version)
+ * takes that tombstone with it (DESIGN §2: tombstones are purged with the
+ * log; digests are unchanged); above purge_upto the tombstone record stays.
+ * Why: a node that comes back below the log's floor is resynced by a merge
+ * copy of the records, and only a tombstone still in the records can
+ * carry a delete to it; the caller passes the seq every peer (up or not)
+ * has acknowledged, so no node can still need the tombstone.
  * 0 with *pruned = 0 if there is nothing to prune (or no such log).
  */
 int store_log_prune(struct store_txn *t, uint16_t origin, uint64_t upto_seq,
-                    unsigned max_entries, unsigned *pruned);
+                    uint64_t purge_upto, unsigned max_entries,
+                    unsigned *pruned);
 
 /* Readers. init once per thread; begin/end around each batch of reads. */
 int store_reader_init(struct store *s, struct store_reader *r);
@@ -255,6 +261,28 @@ void store_log_iter_close(struct store_log_iter *it);
 int store_log_oldest(struct store_reader *r, uint16_t origin, uint64_t *seq);
 /* meta log_floor.<origin> (see "Log retention"); 0 if never set. */
 int store_log_floor(struct store_reader *r, uint16_t origin, uint64_t *seq);
+
+/*
+ * Every row of `cursors` (the origins this node has applied or issued
+ * anything of, or whose cursor a copy raised) in origin order, from
+ * from_origin up, inside an active reader. Every origin with a log has a
+ * row (a log entry and its cursor are written in one txn).
+ *   struct store_cursor_iter it;
+ *   store_cursor_iter_open(r, 0, &it);
+ *   while (store_cursor_iter_next(&it, &origin, &seq) == 0) ...
+ *   store_cursor_iter_close(&it);
+ * next: 0, ENOENT at the end, EBADMSG for a row that does not parse.
+ */
+struct store_cursor_iter {
+	MDB_cursor *cur;
+	uint8_t from[2];
+	bool first;
+};
+int store_cursor_iter_open(struct store_reader *r, uint16_t from_origin,
+                           struct store_cursor_iter *it);
+int store_cursor_iter_next(struct store_cursor_iter *it, uint16_t *origin,
+                           uint64_t *seq);
+void store_cursor_iter_close(struct store_cursor_iter *it);
 
 /*
  * Every record of every table (tombstones included) in key order (table,

@@ -373,6 +373,102 @@ int msg_batch_next(struct msg_batch_iter *it, struct msg_batch_item *item)
 	return 0;
 }
 
+/* --- COPY_BATCH -------------------------------------------------------------- */
+
+int msg_copy_begin(struct msg_copy_builder *b, uint8_t *buf, size_t cap)
+{
+	if (buf == NULL || cap < MSG_COPY_BATCH_HDR)
+		return ENOSPC;
+	b->buf = buf;
+	b->cap = cap;
+	b->len = MSG_COPY_BATCH_HDR;
+	b->count = 0;
+	return 0;
+}
+
+int msg_copy_add(struct msg_copy_builder *b, const struct copy_record *rec)
+{
+	size_t n = copy_record_size(rec), used;
+
+	if (n == 0 || b->count == UINT32_MAX)
+		return EINVAL;
+	if (n > b->cap - b->len)
+		return ENOSPC;
+	if (copy_record_encode(rec, b->buf + b->len, b->cap - b->len, &used) !=
+	    0)
+		return EINVAL; /* cannot happen: size checked both */
+	b->len += used;
+	b->count++;
+	return 0;
+}
+
+int msg_copy_finish(struct msg_copy_builder *b, size_t *out_len)
+{
+	if (b->count == 0)
+		return EINVAL;
+	put_be(b->buf, b->count, 4);
+	*out_len = b->len;
+	return 0;
+}
+
+int msg_copy_batch_decode(const uint8_t *p, size_t len,
+                          struct msg_copy_batch *cb)
+{
+	size_t off = MSG_COPY_BATCH_HDR;
+	uint32_t count;
+
+	if (p == NULL || len < MSG_COPY_BATCH_HDR)
+		return EBADMSG;
+	count = (uint32_t)get_be(p, 4);
+	if (count == 0)
+		return EBADMSG;
+	/* Every record is at least MSG_COPY_RECORD_MIN bytes, so this loop
+	 * is bounded by len whatever count says. */
+	for (uint32_t i = 0; i < count; i++) {
+		struct copy_record r;
+		size_t used;
+
+		if (off == len) /* fewer records than count */
+			return EBADMSG;
+		if (copy_record_decode(p + off, len - off, &r, &used) != 0)
+			return EBADMSG;
+		off += used;
+	}
+	if (off != len) /* trailing bytes, or more records than count */
+		return EBADMSG;
+	cb->count = count;
+	cb->records = p + MSG_COPY_BATCH_HDR;
+	cb->records_len = len - MSG_COPY_BATCH_HDR;
+	return 0;
+}
+
+void msg_copy_iter_init(struct msg_copy_iter *it,
+                        const struct msg_copy_batch *cb)
+{
+	it->p = cb->records;
+	it->end = cb->records + cb->records_len;
+	it->left = cb->count;
+}
+
+int msg_copy_next(struct msg_copy_iter *it, struct copy_record *rec,
+                  const uint8_t **raw, size_t *raw_len)
+{
+	size_t used;
+
+	if (it->left == 0)
+		return ENOENT;
+	if (copy_record_decode(it->p, (size_t)(it->end - it->p), rec, &used) !=
+	    0)
+		return EBADMSG;
+	if (raw != NULL) {
+		*raw = it->p;
+		*raw_len = used;
+	}
+	it->p += used;
+	it->left--;
+	return 0;
+}
+
 /* --- ERROR ------------------------------------------------------------------- */
 
 /* Length of the well-formed UTF-8 character at p[0..n) (RFC 3629: no
@@ -501,6 +597,8 @@ int msg_decode(uint8_t type, uint8_t flags, const uint8_t *p, size_t len,
 		return msg_cursors_decode(p, len, &m->u.cursors);
 	case MSG_ERROR:
 		return msg_error_decode(p, len, &m->u.error);
+	case MSG_COPY_BATCH:
+		return msg_copy_batch_decode(p, len, &m->u.copy_batch);
 	}
 	return EBADMSG;
 }

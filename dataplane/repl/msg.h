@@ -22,6 +22,7 @@
  *   7 COPY_START count u16 | count x (origin u16 | seq u64)  (2 + 10 count)
  *   8 COPY_END   the same cursor vector
  *   9 ERROR      code u16 | reason length u8 | reason (UTF-8)   (3 + len)
+ *  10 COPY_BATCH n u32 | n records (storage/copy_record.h)       (4 + ...)
  *
  * HELLO. First frame each way. version comes first and stays first in
  * every future version, so a receiver can always tell "another version"
@@ -56,6 +57,18 @@
  * origins strictly ascending (so each origin appears once and the encoding
  * is canonical), cursors may be 0.
  *
+ * COPY_BATCH. Between COPY_START and COPY_END: n >= 1 records, each in
+ * exactly the storage/copy_record.h encoding (table, key, version with its
+ * origin, tombstone flag, body), back to back, nothing after them. Records
+ * of any origin (the copy is of the sender's whole `records`); the receiver
+ * applies each with LWW (store_apply_copy, as WRITE_COPY) and copies the
+ * record bytes as they are into the request: the storage lcore takes the
+ * same encoding. Validated whole before any record is handed out (every
+ * record decodes, count matches, no trailing byte), so a COPY_BATCH is
+ * applied all or nothing. The session's flow (docs/REPLICATION.md, "Merge
+ * resync"): COPY_START(vector), COPY_BATCH..., COPY_END(the same vector),
+ * then BATCHes of the sender's origin from vector[sender] + 1.
+ *
  * ERROR. code from MSG_ERROR_LIST (unknown nonzero codes decode, for newer
  * peers), reason at most MSG_ERROR_REASON_MAX bytes of UTF-8 without
  * control characters (it ends up in logs).
@@ -71,6 +84,7 @@
 #include <stdint.h>
 
 #include "dataplane/repl/frame.h"
+#include "storage/copy_record.h"
 #include "storage/entry.h"
 
 #define MSG_PROTOCOL_VERSION 1
@@ -84,7 +98,8 @@
 	X(MSG_PONG, 6, "PONG")                                                \
 	X(MSG_COPY_START, 7, "COPY_START")                                    \
 	X(MSG_COPY_END, 8, "COPY_END")                                        \
-	X(MSG_ERROR, 9, "ERROR")
+	X(MSG_ERROR, 9, "ERROR")                                              \
+	X(MSG_COPY_BATCH, 10, "COPY_BATCH")
 
 enum msg_type {
 #define MSG_TYPE_ENUM(name, value, text) name = value,
@@ -121,6 +136,9 @@ enum msg_error_code {
 #define MSG_CURSORS_MAX 65535u
 #define MSG_ERROR_HDR 3
 #define MSG_ERROR_REASON_MAX 200
+#define MSG_COPY_BATCH_HDR 4
+/* The smallest encoded record: a table and a key of one byte, no body. */
+#define MSG_COPY_RECORD_MIN (COPY_RECORD_FIXED + 2)
 
 /* The smallest max_frame that carries a BATCH of one entry with a body of
  * body_max bytes (the configured body limit). */
@@ -186,6 +204,12 @@ struct msg_error {
 	const char *reason; /* not NUL-terminated */
 };
 
+struct msg_copy_batch {
+	uint32_t count;
+	const uint8_t *records; /* count encoded records, records_len bytes */
+	size_t records_len;
+};
+
 /* Any decoded payload; which member is set follows type. */
 struct msg {
 	uint8_t type;
@@ -197,6 +221,7 @@ struct msg {
 		struct msg_ping ping; /* PING, PONG */
 		struct msg_cursors cursors; /* COPY_START, COPY_END */
 		struct msg_error error;
+		struct msg_copy_batch copy_batch;
 	} u;
 };
 
@@ -297,6 +322,44 @@ void msg_batch_iter_init(struct msg_batch_iter *it, const struct msg_batch *b);
 /* 0 and *item; ENOENT after the last entry; EBADMSG only if the batch did
  * not come from msg_batch_decode. */
 int msg_batch_next(struct msg_batch_iter *it, struct msg_batch_item *item);
+
+/* --- COPY_BATCH ----------------------------------------------------------- */
+
+/* Building a COPY_BATCH in a buffer (for frame_seal_inplace: buf = frame
+ * buffer + FRAME_HDR_LEN). Each record is encoded once, straight from the
+ * fields store_record_iter hands out (copy_record_from_item). */
+struct msg_copy_builder {
+	uint8_t *buf;
+	size_t cap, len;
+	uint32_t count;
+};
+
+/* ENOSPC if cap < MSG_COPY_BATCH_HDR. */
+int msg_copy_begin(struct msg_copy_builder *b, uint8_t *buf, size_t cap);
+/* Append one record. ENOSPC when it does not fit (the batch is unchanged:
+ * send it and start the next one), EINVAL for a record copy_record.h
+ * refuses or a count that would overflow. */
+int msg_copy_add(struct msg_copy_builder *b, const struct copy_record *rec);
+/* Write the count; *out_len = payload bytes. EINVAL if no record. */
+int msg_copy_finish(struct msg_copy_builder *b, size_t *out_len);
+
+/* Validate a whole COPY_BATCH payload (see above): 0 or EBADMSG. */
+int msg_copy_batch_decode(const uint8_t *p, size_t len,
+                          struct msg_copy_batch *cb);
+
+/* Walking a decoded COPY_BATCH. */
+struct msg_copy_iter {
+	const uint8_t *p, *end;
+	uint32_t left;
+};
+
+void msg_copy_iter_init(struct msg_copy_iter *it,
+                        const struct msg_copy_batch *cb);
+/* 0 and *rec (pointing into the payload), with its encoded bytes in
+ * *raw and *raw_len when raw is not NULL; ENOENT after the last record; EBADMSG only
+ * if the batch did not come from msg_copy_batch_decode. */
+int msg_copy_next(struct msg_copy_iter *it, struct copy_record *rec,
+                  const uint8_t **raw, size_t *raw_len);
 
 /* --- ERROR ---------------------------------------------------------------- */
 

@@ -24,8 +24,11 @@
  *    its entries are submitted in place (WRITE_REMOTE). A BATCH larger
  *    than the TCP receive ring can never be readable whole: when the ring
  *    is full (our window is 0) with one incomplete in it, it is copied
- *    into its buffer as it arrives instead.
- *  - txbuf (max_frame, one per peer): a BATCH is sealed there with
+ *    into its buffer as it arrives instead. A COPY_BATCH takes the same
+ *    path (its records submitted in place as WRITE_COPY).
+ *  - txbuf (max_frame, one per peer): a COPY_BATCH is built there (each
+ *    record encoded once from the read txn) and sealed in place. A BATCH
+ *    is sealed there with
  *    frame_sealv straight from the LMDB entries of the read txn, then
  *    handed to tcp_send. Batches are sized to the free send space, so a
  *    frame normally goes in whole; only a single entry larger than the
@@ -41,6 +44,17 @@
  * with no WRITE_REMOTE of that peer in flight, so it names the cursor
  * every earlier batch reached and no completion can follow it with a
  * stale gap.
+ *
+ * Merge copies (session.h, step 6). Sender: rpeer.copy_tx walks START
+ * (COPY_START owed) -> RECORDS (COPY_BATCHes built in txbuf, one copy
+ * of each record from the read txn's pages, sealed in place) -> END
+ * (COPY_END owed) -> NONE (streaming from V[self] + 1). The resume point
+ * is the last (table, key) sent, kept in the peer, so no read txn outlives
+ * the poll. Receiver: rpeer.copy_rx walks ACTIVE (COPY_START seen; each
+ * COPY_BATCH is taken like a BATCH, in a request buffer, and submitted as
+ * WRITE_COPY) -> END_WAIT (COPY_END seen; waits for every request of the
+ * peer to come back) -> END_SUBMITTED (WRITE_COPY_END at the storage
+ * lcore) -> NONE (its completion). Both are reset whenever the link goes.
  */
 #include "dataplane/repl/session.h"
 
@@ -63,6 +77,30 @@
 _Static_assert(sizeof REPL_PREAMBLE_MAGIC - 1 == 8, "preamble magic");
 _Static_assert(NONCE_LEN == REPL_KEYS_NONCE_LEN, "preamble nonce");
 _Static_assert(REPL_SECRET_LEN == REPL_KEYS_SECRET_LEN, "secret");
+
+/* A copy's cursor vector: our origin and every peer's. */
+#define COPY_VEC_MAX (LOOM_MAX_PEERS + 1)
+_Static_assert(MSG_CURSORS_HDR + COPY_VEC_MAX * MSG_CURSOR_LEN <=
+               CTL_PAYLOAD_MAX, "a cursor vector is a control frame");
+
+enum copy_tx_state {
+	CT_NONE = 0,
+	CT_START,   /* COPY_START owed */
+	CT_RECORDS, /* COPY_BATCHes */
+	CT_END,     /* COPY_END owed */
+};
+
+enum copy_rx_state {
+	CR_NONE = 0,
+	CR_ACTIVE,        /* between COPY_START and COPY_END */
+	CR_END_WAIT,      /* COPY_END seen: WRITE_COPY_END once nothing of
+	                     the peer is in flight */
+	CR_END_SUBMITTED, /* WRITE_COPY_END at the storage lcore */
+};
+
+/* Relaxed atomics: read by repl_min_acked_up on another thread. */
+#define ATOMIC_SET(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define ATOMIC_GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
 enum cstate {
 	CS_FREE = 0,
@@ -118,9 +156,25 @@ struct rpeer {
 	uint64_t sub_not_before_us;
 	/* our origin, streamed to it */
 	bool subscribed;
-	bool stalled;       /* its next seq is not in our log (pruned) */
-	uint64_t next_send, acked, sent;
+	bool stalled;       /* an entry we cannot send (above max frame, a
+	                       hole above the log's floor): stopped until it
+	                       subscribes again */
+	bool up;            /* link up (repl_min_acked_up; ATOMIC_SET) */
+	uint64_t next_send, acked, sent; /* acked: ATOMIC_SET */
 	uint8_t *txbuf;
+	/* a merge copy of our records to it (session.h, step 6) */
+	uint8_t copy_tx;    /* enum copy_tx_state */
+	bool copy_resume;   /* copy_table/copy_key: the last record sent */
+	uint16_t copy_key_len;
+	uint16_t copy_n;
+	char copy_table[LOOM_TABLE_MAX + 1];
+	uint8_t copy_key[LOOM_KEY_MAX];
+	struct msg_cursor copy_vec[COPY_VEC_MAX];
+	/* a merge copy of its records to us */
+	uint8_t copy_rx;    /* enum copy_rx_state */
+	bool copy_rx_bad;   /* a WRITE_COPY of it was not applied */
+	uint16_t copy_rx_n;
+	struct msg_cursor copy_rx_vec[COPY_VEC_MAX];
 };
 
 struct repl {
@@ -147,6 +201,7 @@ struct repl {
 
 static void conn_tx(struct rconn *c);
 static void conn_rx(struct rconn *c);
+static void copy_end_submit(struct rconn *c);
 
 static inline uint64_t now_us(const struct repl *r)
 {
@@ -233,11 +288,17 @@ static void peer_detach(struct repl *r, struct rpeer *p, struct rconn *c)
 		r->st.links_down++;
 	p->conn = NULL;
 	p->gen++;
+	ATOMIC_SET(p->up, false);
 	p->ack_owed = false;
 	p->sub_owed = false;
 	p->sub_wait = false;
 	p->subscribed = false;
 	p->stalled = false;
+	/* A copy restarts from scratch on the next link (its SUBSCRIBE
+	 * decides); records already applied stay (LWW), no cursor moved. */
+	p->copy_tx = CT_NONE;
+	p->copy_rx = CR_NONE;
+	p->copy_rx_bad = false;
 	c->tx_off = c->tx_len = 0; /* txbuf is the next connection's */
 	if (p->connector) {
 		p->next_connect_us =
@@ -403,6 +464,248 @@ static bool reader_ready(struct repl *r)
 	return r->reader.active || store_read_begin(&r->reader) == 0;
 }
 
+static void set_acked(struct rpeer *p, uint64_t seq)
+{
+	ATOMIC_SET(p->acked, seq);
+}
+
+/* --- merge copy, sender side ------------------------------------------------ */
+
+/* Our log no longer holds `from` (it is at or below the floor): 1; 0 if
+ * it does; -1 if the store cannot tell now. */
+static int needs_copy(struct repl *r, uint64_t from)
+{
+	uint64_t floor = 0;
+	if (!reader_ready(r) ||
+	    store_log_floor(&r->reader, r->cfg.node_id, &floor) != 0)
+		return -1;
+	return floor != 0 && from <= floor ? 1 : 0;
+}
+
+/*
+ * Start a copy to the peer: its cursor vector is every origin's cursor in
+ * the read txn's snapshot (ours: our last seq), taken before any record is
+ * read, so every entry at or below V[o] is in the records the copy sends
+ * (LWW only ever moves records forward). false if the store cannot read
+ * now (the caller tries again).
+ */
+static bool copy_begin(struct rconn *c)
+{
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	uint16_t ids[COPY_VEC_MAX];
+	uint16_t n = 0;
+
+	if (!reader_ready(r))
+		return false;
+	ids[n++] = r->cfg.node_id;
+	for (uint16_t i = 0; i < r->cfg.n_peers; i++) {
+		/* ascending (insertion), each once */
+		uint16_t id = r->peers[i].id, k = n++;
+		while (k > 0 && ids[k - 1] > id) {
+			ids[k] = ids[k - 1];
+			k--;
+		}
+		ids[k] = id;
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		uint64_t seq = 0;
+		if (store_cursor(&r->reader, ids[i], &seq) != 0)
+			return false;
+		p->copy_vec[i] = (struct msg_cursor){ids[i], seq};
+	}
+	p->copy_n = n;
+	p->copy_tx = CT_START;
+	p->copy_resume = false;
+	p->subscribed = false; /* no BATCH until the copy's end */
+	p->stalled = false;
+	r->st.copies++;
+	return true;
+}
+
+static uint64_t copy_vec_seq(const struct msg_cursor *v, uint16_t n,
+                             uint16_t origin)
+{
+	for (uint16_t i = 0; i < n; i++)
+		if (v[i].origin == origin)
+			return v[i].seq;
+	return 0;
+}
+
+static bool send_cursors(struct rconn *c, uint8_t type,
+                         const struct msg_cursor *v, uint16_t n)
+{
+	uint8_t b[CTL_PAYLOAD_MAX];
+	size_t len;
+	if (msg_cursors_encode(v, n, b, sizeof b, &len) != 0)
+		return false;
+	return send_ctl(c, type, b, len);
+}
+
+/* The copy cannot go on (a record the store cannot hand out, or one no
+ * frame to this peer can carry): say so and stop; the peer stays in its
+ * copy (drops our BATCHes) until the link goes. */
+static void copy_abort(struct rconn *c, const char *reason)
+{
+	struct rpeer *p = peer_of(c);
+	p->copy_tx = CT_NONE;
+	p->stalled = true;
+	c->r->st.copy_failures++;
+	send_error(c, MSG_ERR_INTERNAL, reason);
+}
+
+/*
+ * One COPY_BATCH from the record after the resume point, as many records
+ * as fit the send space (at most batch_max), in the read txn of this poll.
+ * Returns the records sent; *done when the iteration reached the end.
+ */
+static uint32_t copy_batch_send(struct rconn *c, size_t space, size_t max_fr,
+                                bool *done)
+{
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	size_t cap = space < max_fr ? space : max_fr;
+	struct store_record_iter it;
+	struct msg_copy_builder b;
+	struct store_record_item item, last;
+	uint32_t n = 0;
+	bool too_big = false, bad = false;
+
+	*done = false;
+	memset(&last, 0, sizeof last);
+	if (store_record_iter_open(&r->reader,
+	                           p->copy_resume ? p->copy_table : NULL,
+	                           p->copy_key, p->copy_resume ? p->copy_key_len
+	                                                       : 0,
+	                           &it) != 0)
+		return 0;
+	msg_copy_begin(&b, p->txbuf + FRAME_HDR_LEN, cap - FRAME_OVERHEAD);
+	while (n < r->batch_max) {
+		struct copy_record cr;
+		int rc = store_record_iter_next(&it, &item);
+		if (rc == ENOENT) {
+			*done = true;
+			break;
+		}
+		if (rc != 0 || copy_record_from_item(&item, &cr) != 0) {
+			bad = true;
+			break;
+		}
+		rc = msg_copy_add(&b, &cr);
+		if (rc == ENOSPC) {
+			/* A record that fits no frame to this peer, or one
+			 * larger than the whole empty send buffer: the latter
+			 * goes alone and in parts. */
+			size_t need = FRAME_OVERHEAD + MSG_COPY_BATCH_HDR +
+			              copy_record_size(&cr);
+			if (n == 0 && need > max_fr) {
+				too_big = true;
+			} else if (n == 0 && space >= c->sndbuf) {
+				b.cap = max_fr - FRAME_OVERHEAD;
+				if (msg_copy_add(&b, &cr) == 0) {
+					last = item;
+					n = 1;
+				}
+			}
+			break;
+		}
+		if (rc != 0) {
+			bad = true;
+			break;
+		}
+		last = item;
+		n++;
+	}
+	if (n > 0) {
+		/* the resume point, before the pages may go */
+		memcpy(p->copy_table, last.table, last.table_len);
+		p->copy_table[last.table_len] = '\0';
+		memcpy(p->copy_key, last.key, last.key_len);
+		p->copy_key_len = (uint16_t)last.key_len;
+	}
+	store_record_iter_close(&it);
+	if (bad || too_big) {
+		*done = false;
+		copy_abort(c, bad ? "record unreadable for copy"
+		                  : "record above max frame");
+		return 0;
+	}
+	if (n == 0)
+		return 0;
+	size_t pl, fl;
+	msg_copy_finish(&b, &pl);
+	enum frame_status st = frame_seal_inplace(&c->tx, MSG_COPY_BATCH, 0,
+	                                          p->txbuf, pl,
+	                                          r->cfg.max_frame, &fl);
+	if (st != FRAME_OK) {
+		conn_abort(c);
+		return 0;
+	}
+	p->copy_resume = true;
+	size_t k = tcp_send(c->tc, p->txbuf, fl);
+	if (k < fl) {
+		c->tx_off = (uint32_t)k;
+		c->tx_len = (uint32_t)fl;
+	}
+	r->st.frames_sent++;
+	r->st.bytes_sent += fl;
+	r->st.copy_batches_sent++;
+	r->st.copy_records_sent += n;
+	c->last_tx_us = now_us(r);
+	return n;
+}
+
+/*
+ * Drive the copy to the peer: COPY_START, then COPY_BATCHes while the send
+ * buffer has room (the receiver's storage ring and pool close its TCP
+ * window when it falls behind, as for BATCHes), then COPY_END; after it,
+ * streaming goes on from V[self] + 1 (as the credit allows: the peer ACKs
+ * V[self] once the copy is applied).
+ */
+static void copy_stream(struct rconn *c)
+{
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	size_t max_fr = c->peer_max_frame < r->cfg.max_frame
+	                ? c->peer_max_frame : r->cfg.max_frame;
+
+	if (p->copy_tx == CT_START) {
+		if (!send_cursors(c, MSG_COPY_START, p->copy_vec, p->copy_n))
+			return;
+		p->copy_tx = CT_RECORDS;
+	}
+	while (p->copy_tx == CT_RECORDS && c->tx_len == 0 &&
+	       c->state == CS_UP && p->conn == c) {
+		size_t space = tcp_send_space(c->tc);
+		size_t cap = space < max_fr ? space : max_fr;
+		if (cap < FRAME_OVERHEAD + MSG_COPY_BATCH_HDR +
+		                  MSG_COPY_RECORD_MIN)
+			return; /* wait for room */
+		if (!reader_ready(r))
+			return;
+		bool done;
+		uint32_t n = copy_batch_send(c, space, max_fr, &done);
+		if (c->state != CS_UP || p->conn != c)
+			return;
+		if (done)
+			p->copy_tx = CT_END;
+		else if (n == 0)
+			return;
+	}
+	if (p->copy_tx == CT_END && c->tx_len == 0 && c->state == CS_UP) {
+		if (!send_cursors(c, MSG_COPY_END, p->copy_vec, p->copy_n))
+			return;
+		uint64_t v = copy_vec_seq(p->copy_vec, p->copy_n,
+		                          r->cfg.node_id);
+		p->copy_tx = CT_NONE;
+		p->subscribed = true;
+		p->stalled = false;
+		p->next_send = v + 1;
+		if (v > p->sent)
+			p->sent = v;
+	}
+}
+
 /*
  * Stream BATCHes of our log to the peer while it is subscribed, the window
  * has credit, the log has committed entries and the send buffer has room.
@@ -470,18 +773,31 @@ static void stream(struct rconn *c)
 		}
 		if (n == 0) {
 			store_log_iter_close(&it);
-			if (hole || too_big) {
-				/* Log pruned past its cursor (a merge copy is
-				 * needed) or an entry above max_frame: stop
-				 * streaming to it until it subscribes again. */
-				p->stalled = true;
-				if (hole)
-					send_error(c, MSG_ERR_PRUNED,
-					           "log pruned past your cursor");
-				else
-					send_error(c, MSG_ERR_INTERNAL,
-					           "entry above max frame");
+			if (!too_big) {
+				/* Nothing at `from`: not committed in this
+				 * snapshot yet, or pruned since the peer
+				 * subscribed (it was down when the retention
+				 * looked): then a merge copy. */
+				int nc = needs_copy(r, from);
+				if (nc == 1) {
+					if (copy_begin(c))
+						copy_stream(c);
+					return;
+				}
+				if (nc != 0 || !hole)
+					return;
 			}
+			/* An entry above max_frame, or a hole in the log
+			 * above its floor (never: pruning raises the floor
+			 * first): stop streaming to it until it subscribes
+			 * again. */
+			p->stalled = true;
+			if (hole)
+				send_error(c, MSG_ERR_PRUNED,
+				           "log pruned past your cursor");
+			else
+				send_error(c, MSG_ERR_INTERNAL,
+				           "entry above max frame");
 			return;
 		}
 		msg_batch_header(hdr, r->cfg.node_id, from, n);
@@ -544,13 +860,17 @@ static void conn_tx(struct rconn *c)
 			return;
 		c->pong_owed = false;
 	}
+	if (p->copy_rx == CR_END_WAIT)
+		copy_end_submit(c);
 	if (p->ack_owed) {
 		if (!send_ack(c, p->id, p->cursor))
 			return;
 		p->ack_owed = false;
 		r->st.acks_sent++;
 	}
-	if (p->sub_owed && p->inflight == 0 &&
+	/* Not during a copy of its records: the copy's end resubscribes
+	 * (a SUBSCRIBE below its floor would start another copy). */
+	if (p->sub_owed && p->inflight == 0 && p->copy_rx == CR_NONE &&
 	    now_us(r) >= p->sub_not_before_us) {
 		if (!send_subscribe(c, p->id, p->cursor + 1))
 			return;
@@ -559,7 +879,9 @@ static void conn_tx(struct rconn *c)
 		p->sub_from = p->cursor + 1;
 		r->st.subscribes_sent++;
 	}
-	if (p->subscribed)
+	if (p->copy_tx != CT_NONE)
+		copy_stream(c);
+	else if (p->subscribed)
 		stream(c);
 	if (c->state != CS_UP || p->conn != c)
 		return;
@@ -621,6 +943,10 @@ static void link_up(struct rconn *c, const struct msg_hello *h)
 	p->sub_wait = false;
 	p->sub_not_before_us = 0;
 	p->subscribed = false;
+	p->copy_tx = CT_NONE;
+	p->copy_rx = CR_NONE;
+	p->copy_rx_bad = false;
+	ATOMIC_SET(p->up, true);
 }
 
 static void on_hello(struct rconn *c, const struct frame_view *v)
@@ -660,11 +986,17 @@ static void on_subscribe(struct rconn *c, const struct msg_subscribe *s)
 	r->st.subscribes_received++;
 	if (s->origin != r->cfg.node_id)
 		return; /* relaying another origin: not yet (failover) */
+	if (p->copy_tx != CT_NONE)
+		return; /* a copy is running: its end answers this too */
 	p->subscribed = true;
 	p->stalled = false;
 	p->next_send = s->from_seq;
-	p->acked = s->from_seq - 1;
+	set_acked(p, s->from_seq - 1);
 	p->sent = s->from_seq - 1;
+	/* Entries it needs were pruned here: a merge copy first. (If the
+	 * store cannot tell now, stream() finds out at the hole.) */
+	if (needs_copy(r, s->from_seq) == 1)
+		copy_begin(c);
 }
 
 static void on_ack(struct rconn *c, const struct msg_ack *a)
@@ -674,7 +1006,7 @@ static void on_ack(struct rconn *c, const struct msg_ack *a)
 	r->st.acks_received++;
 	if (a->origin != r->cfg.node_id || a->seq <= p->acked)
 		return;
-	p->acked = a->seq;
+	set_acked(p, a->seq);
 	if (p->next_send <= a->seq)
 		p->next_send = a->seq + 1; /* it has them from elsewhere */
 }
@@ -683,6 +1015,30 @@ static void note_head(struct rpeer *p, uint64_t seq)
 {
 	if (seq > p->head)
 		p->head = seq;
+}
+
+/* A decoded COPY_START/END vector into v[COPY_VEC_MAX]: false if it is
+ * empty or longer than any cluster of ours. */
+static bool copy_vec_take(const struct msg_cursors *mc, struct msg_cursor *v,
+                          uint16_t *n)
+{
+	if (mc->count == 0 || mc->count > COPY_VEC_MAX)
+		return false;
+	for (uint16_t i = 0; i < mc->count; i++)
+		v[i] = msg_cursors_at(mc, i);
+	*n = mc->count;
+	return true;
+}
+
+static bool copy_vec_equal(const struct msg_cursor *a, uint16_t na,
+                           const struct msg_cursor *b, uint16_t nb)
+{
+	if (na != nb)
+		return false;
+	for (uint16_t i = 0; i < na; i++)
+		if (a[i].origin != b[i].origin || a[i].seq != b[i].seq)
+			return false;
+	return true;
 }
 
 /* An opened frame in the scratch buffer: the HELLO, then anything but a
@@ -725,10 +1081,35 @@ static void on_frame(struct rconn *c, const struct frame_view *v)
 			break;
 		conn_abort(c);
 		return;
+	case MSG_COPY_START:
+		if (p->copy_rx != CR_NONE) {
+			conn_fail(c, MSG_ERR_PROTOCOL, "COPY_START in a copy");
+			return;
+		}
+		if (!copy_vec_take(&m.u.cursors, p->copy_rx_vec,
+		                   &p->copy_rx_n)) {
+			conn_fail(c, MSG_ERR_PROTOCOL, "bad COPY_START");
+			return;
+		}
+		p->copy_rx = CR_ACTIVE;
+		p->copy_rx_bad = false;
+		break;
+	case MSG_COPY_END: {
+		struct msg_cursor cv[COPY_VEC_MAX];
+		uint16_t n;
+		if (p->copy_rx != CR_ACTIVE ||
+		    !copy_vec_take(&m.u.cursors, cv, &n) ||
+		    !copy_vec_equal(cv, n, p->copy_rx_vec, p->copy_rx_n)) {
+			conn_fail(c, MSG_ERR_PROTOCOL, "bad COPY_END");
+			return;
+		}
+		p->copy_rx = CR_END_WAIT; /* conn_tx submits it */
+		break;
+	}
 	case MSG_HELLO:
 		conn_fail(c, MSG_ERR_PROTOCOL, "second HELLO");
 		return;
-	default: /* COPY_START / COPY_END: the merge copy is for later */
+	default: /* a COPY_BATCH never comes here (batch_take) */
 		conn_fail(c, MSG_ERR_PROTOCOL, "unexpected message");
 		return;
 	}
@@ -761,6 +1142,114 @@ static bool submit(struct rconn *c, struct write_req *w)
 	return true;
 }
 
+/* --- merge copy, receiver side ---------------------------------------------- */
+
+/*
+ * An opened COPY_BATCH in its request buffer: validated whole, then its
+ * records (the storage/copy_record.h bytes as they came) submitted in
+ * place as WRITE_COPY. false as batch_take.
+ */
+static bool copy_take(struct rconn *c, struct write_req *w,
+                      const struct frame_view *v)
+{
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	uint8_t *f = (uint8_t *)w->data;
+	struct msg_copy_batch cb;
+	if (v->flags != 0 ||
+	    msg_copy_batch_decode(v->payload, v->payload_len, &cb) != 0 ||
+	    p->copy_rx != CR_ACTIVE) {
+		r->ops.req_free(r->ops.user, w);
+		conn_fail(c, MSG_ERR_PROTOCOL, p->copy_rx != CR_ACTIVE
+		                               ? "COPY_BATCH outside a copy"
+		                               : "malformed COPY_BATCH");
+		return false;
+	}
+	r->st.copy_records_received += cb.count;
+	if (p->copy_rx_bad) {
+		/* a part of this copy failed: it is redone anyway */
+		r->ops.req_free(r->ops.user, w);
+		c->parked = false;
+		return true;
+	}
+	w->op = WRITE_COPY;
+	w->io_index = r->cfg.io_index;
+	w->key_len = 0;
+	w->table_len = 0;
+	w->flags = 0;
+	w->body_off = (uint32_t)(cb.records - f);
+	w->body_len = (uint32_t)cb.records_len;
+	w->conn_slot = c->peer;
+	w->conn_gen = p->gen;
+	w->next = NULL;
+	w->origin = p->id;
+	w->n_entries = cb.count;
+	w->first_seq = 0;
+	w->result = 0;
+	w->store_err = 0;
+	w->seq = 0;
+	return submit(c, w);
+}
+
+/*
+ * COPY_END came and every request of the peer is back: if all of the
+ * copy was applied, hand its cursor vector to the storage lcore as
+ * WRITE_COPY_END (origin u16 BE | seq u64 BE pairs, write_req.h); if a
+ * part failed, the cursors stay and we resubscribe (a new copy). Tried
+ * again from conn_tx while no buffer or no ring space is free.
+ */
+static void copy_end_submit(struct rconn *c)
+{
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	if (p->inflight != 0)
+		return;
+	if (p->copy_rx_bad) {
+		p->copy_rx = CR_NONE;
+		p->copy_rx_bad = false;
+		r->st.copy_failures++;
+		p->sub_owed = true;
+		p->sub_wait = false;
+		p->sub_not_before_us =
+			now_us(r) + (uint64_t)r->cfg.reconnect_min_ms * 1000u;
+		return;
+	}
+	size_t len = (size_t)p->copy_rx_n * MSG_CURSOR_LEN;
+	struct write_req *w = r->ops.req_alloc(r->ops.user, len);
+	if (w == NULL)
+		return;
+	uint8_t *q = (uint8_t *)w->data;
+	for (uint16_t i = 0; i < p->copy_rx_n; i++) {
+		put_be(q + (size_t)i * MSG_CURSOR_LEN, p->copy_rx_vec[i].origin,
+		       2);
+		put_be(q + (size_t)i * MSG_CURSOR_LEN + 2,
+		       p->copy_rx_vec[i].seq, 8);
+	}
+	w->op = WRITE_COPY_END;
+	w->io_index = r->cfg.io_index;
+	w->key_len = 0;
+	w->table_len = 0;
+	w->flags = 0;
+	w->body_off = 0;
+	w->body_len = (uint32_t)len;
+	w->conn_slot = c->peer;
+	w->conn_gen = p->gen;
+	w->next = NULL;
+	w->origin = p->id;
+	w->n_entries = p->copy_rx_n;
+	w->first_seq = 0;
+	w->result = 0;
+	w->store_err = 0;
+	w->seq = 0;
+	w->submit_us = now_us(r);
+	if (r->ops.submit(r->ops.user, w) != 0) {
+		r->ops.req_free(r->ops.user, w);
+		return;
+	}
+	p->inflight++;
+	p->copy_rx = CR_END_SUBMITTED;
+}
+
 /*
  * The whole BATCH frame is in w->data[0..flen) (and consumed from TCP):
  * open it there, decode it and submit its entries in place. false when
@@ -781,6 +1270,8 @@ static bool batch_take(struct rconn *c, struct write_req *w, size_t flen)
 	r->st.frames_received++;
 	r->st.bytes_received += flen;
 	c->last_rx_us = now_us(r);
+	if (v.type == MSG_COPY_BATCH)
+		return copy_take(c, w, &v);
 	struct msg_batch b;
 	if (msg_check_header(v.type, v.flags) != 0 ||
 	    msg_batch_decode(v.payload, v.payload_len, &b) != 0 ||
@@ -793,6 +1284,15 @@ static bool batch_take(struct rconn *c, struct write_req *w, size_t flen)
 	r->st.entries_received += b.count;
 	uint64_t last = b.first_seq + b.count - 1;
 	note_head(p, last);
+	if (p->copy_rx != CR_NONE) {
+		/* The peer is copying its records to us: its origin's
+		 * stream resumes after the copy (we resubscribe then);
+		 * nothing of it may be applied ahead of the copy's cursors. */
+		r->st.copy_batches_dropped++;
+		r->ops.req_free(r->ops.user, w);
+		c->parked = false;
+		return true;
+	}
 	if (p->sub_owed || (p->sub_wait && b.first_seq != p->sub_from)) {
 		/* A (re)subscribe is owed, or this was sent before our
 		 * SUBSCRIBE reached the peer: stale, it restarts there. */
@@ -930,7 +1430,8 @@ static void conn_rx(struct rconn *c)
 		span_copy(h, p1, l1, p2, sizeof h);
 		size_t flen;
 		enum frame_status st = frame_peek_len(&c->rx, h, avail, &flen);
-		bool batch = h[FRAME_LEN_FIELD] == MSG_BATCH &&
+		bool batch = (h[FRAME_LEN_FIELD] == MSG_BATCH ||
+		              h[FRAME_LEN_FIELD] == MSG_COPY_BATCH) &&
 		             c->state == CS_UP;
 		if (st == FRAME_NEED_MORE) {
 			/* Wait for the whole frame, unless it cannot fit. */
@@ -1139,10 +1640,72 @@ void repl_poll(struct repl *r)
 
 /* --- completions ---------------------------------------------------------- */
 
+/* A WRITE_COPY came back. A part of the copy that was not applied makes
+ * its end a failure (no cursor raised); records the store refuses end
+ * the link, as for a BATCH. */
+static void copy_complete(struct repl *r, struct rpeer *p,
+                          struct write_req *w, bool current)
+{
+	int32_t res = w->result;
+	r->ops.req_free(r->ops.user, w);
+	if (res == WRITE_OK || !current)
+		return;
+	p->copy_rx_bad = true;
+	if (res == WRITE_INVALID)
+		conn_abort(p->conn);
+}
+
+/*
+ * A WRITE_COPY_END came back: the store raised its cursors to the copy's
+ * vector (never lowered). Our view of every origin in it follows, even
+ * for a link that has gone since (the store did it). On the current link
+ * the copy is over: ACK the peer's origin and SUBSCRIBE again from the
+ * cursor + 1 (the stream after the copy). If nothing was committed, the
+ * resubscribe asks the peer to decide again (a new copy).
+ */
+static void copy_end_complete(struct repl *r, struct rpeer *p,
+                              struct write_req *w, bool current)
+{
+	bool ok = w->result == WRITE_OK;
+	if (ok) {
+		const uint8_t *q = (const uint8_t *)w->data + w->body_off;
+		for (uint32_t i = 0; i < w->n_entries; i++) {
+			uint16_t o = (uint16_t)get_be(q + (size_t)i *
+			                                      MSG_CURSOR_LEN, 2);
+			uint64_t s = get_be(q + (size_t)i * MSG_CURSOR_LEN + 2, 8);
+			for (uint16_t k = 0; k < r->cfg.n_peers; k++) {
+				struct rpeer *x = &r->peers[k];
+				if (x->id != o)
+					continue;
+				if (s > x->cursor)
+					x->cursor = s;
+				note_head(x, s);
+			}
+		}
+	}
+	r->ops.req_free(r->ops.user, w);
+	if (!current || p->copy_rx != CR_END_SUBMITTED)
+		return;
+	p->copy_rx = CR_NONE;
+	p->sub_owed = true;
+	p->sub_wait = false;
+	if (ok) {
+		r->st.copies_received++;
+		p->ack_owed = true;
+		p->sub_not_before_us = 0;
+	} else {
+		r->st.copy_failures++;
+		p->sub_not_before_us =
+			now_us(r) + (uint64_t)r->cfg.reconnect_min_ms * 1000u;
+	}
+}
+
 void repl_complete(struct repl *r, struct write_req *w)
 {
 	uint16_t pi = (uint16_t)w->conn_slot;
-	if (w->conn_slot >= r->cfg.n_peers || w->op != WRITE_REMOTE) {
+	if (w->conn_slot >= r->cfg.n_peers ||
+	    (w->op != WRITE_REMOTE && w->op != WRITE_COPY &&
+	     w->op != WRITE_COPY_END)) {
 		r->ops.req_free(r->ops.user, w);
 		return;
 	}
@@ -1151,6 +1714,14 @@ void repl_complete(struct repl *r, struct write_req *w)
 		p->inflight--;
 	struct rconn *c = p->conn;
 	bool current = c != NULL && c->state == CS_UP && w->conn_gen == p->gen;
+	if (w->op == WRITE_COPY) {
+		copy_complete(r, p, w, current);
+		return;
+	}
+	if (w->op == WRITE_COPY_END) {
+		copy_end_complete(r, p, w, current);
+		return;
+	}
 	switch (w->result) {
 	case WRITE_OK:
 		if (w->seq > p->cursor) {
@@ -1358,6 +1929,35 @@ void repl_rx_rejects(const struct repl *r,
 			rx_stats_add(&sum, &r->conns[i].rx.stats);
 	struct reject_visit v = {fn, arg};
 	frame_rx_stats_foreach(&sum, reject_visit, &v);
+}
+
+uint64_t repl_min_acked_up(const struct repl *r, unsigned *n_up)
+{
+	uint64_t min = UINT64_MAX;
+	unsigned up = 0;
+	for (uint16_t i = 0; i < r->cfg.n_peers; i++) {
+		const struct rpeer *p = &r->peers[i];
+		if (!ATOMIC_GET(p->up))
+			continue;
+		uint64_t a = ATOMIC_GET(p->acked);
+		up++;
+		if (a < min)
+			min = a;
+	}
+	if (n_up != NULL)
+		*n_up = up;
+	return min;
+}
+
+uint64_t repl_min_acked_all(const struct repl *r)
+{
+	uint64_t min = UINT64_MAX;
+	for (uint16_t i = 0; i < r->cfg.n_peers; i++) {
+		uint64_t a = ATOMIC_GET(r->peers[i].acked);
+		if (a < min)
+			min = a;
+	}
+	return r->cfg.n_peers > 0 ? min : 0;
 }
 
 uint16_t repl_peer_count(const struct repl *r)

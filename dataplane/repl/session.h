@@ -34,6 +34,28 @@
  *      received for dead_ms closes the link. A frame that fails to open
  *      is counted by reason and aborts the connection; the next one
  *      resumes from the cursors.
+ *   6. Merge resync (DESIGN §2). A SUBSCRIBE of our origin from a seq at
+ *      or below our log's floor (store_log_floor: those entries are
+ *      pruned), or a stream that runs into such a hole, starts a copy to
+ *      that peer: COPY_START(V), V = every origin's cursor here read in
+ *      one read txn before any record (ours: our own last seq); then
+ *      COPY_BATCHes of every record of every table (store_record_iter,
+ *      resumed after the last key sent in a new short read txn each
+ *      poll; at most batch_max records each, sized to the send space like
+ *      BATCHes); then COPY_END(V); then BATCHes from V[self] + 1 as the
+ *      credit allows. No BATCH of our origin goes out during a copy, and
+ *      a SUBSCRIBE that arrives during one is answered by its end.
+ *      The receiver submits each COPY_BATCH as WRITE_COPY (records applied
+ *      with LWW, never a table replace) and drops BATCHes of the copying
+ *      peer's origin until the copy ends (copy_batches_dropped). Once
+ *      every request of that peer is back and all were applied, it
+ *      submits COPY_END's V as WRITE_COPY_END (cursors raised, never
+ *      lowered); its completion raises the cursors we keep of every
+ *      origin in V, and we ACK and SUBSCRIBE to the peer again from the
+ *      cursor + 1. A failed WRITE_COPY leaves the cursors alone and
+ *      resubscribes (the peer decides again: a new copy); a link that
+ *      drops mid-copy restarts the same way. `copies` counts copies
+ *      started here as the sender, `copies_received` those applied here.
  */
 #ifndef LOOM_REPL_SESSION_H
 #define LOOM_REPL_SESSION_H
@@ -91,7 +113,9 @@ struct repl_config {
 	X(batches_received) X(entries_received) X(entries_applied)           \
 	X(acks_sent) X(acks_received) X(subscribes_sent)                     \
 	X(subscribes_received) X(gaps) X(pings_sent) X(hello_refused)        \
-	X(frames_rejected) X(backpressure_waits) X(copies)
+	X(frames_rejected) X(backpressure_waits) X(copies)                   \
+	X(copy_records_sent) X(copy_batches_sent) X(copies_received)         \
+	X(copy_records_received) X(copy_batches_dropped) X(copy_failures)
 
 struct repl_stats {
 #define REPL_STATS_FIELD(name) uint64_t name;
@@ -139,8 +163,18 @@ void repl_complete(struct repl *r, struct write_req *w);
  * lowest seq of our own origin acknowledged by every peer whose link is
  * up now, and (n_up) how many are up. Entries above it are still needed
  * by a current peer; a peer that is down is resynced by a merge copy if
- * it comes back below the log's floor. */
+ * it comes back below the log's floor. With no peer up it returns
+ * UINT64_MAX (and *n_up = 0): no current peer holds anything back, the
+ * retention bound alone decides. The fields read are written by the repl
+ * lcore with relaxed atomic stores; a value may be a poll stale (a peer
+ * that just came up before its SUBSCRIBE counts with what it acked last,
+ * which it holds durably), never torn. */
 uint64_t repl_min_acked_up(const struct repl *r, unsigned *n_up);
+/* The lowest seq of our own origin acknowledged by every configured peer,
+ * up or not (0 before each has acknowledged something since start): the
+ * tombstones of our deletes up to it may be purged with the log, since no
+ * peer can still need one from a merge copy. */
+uint64_t repl_min_acked_all(const struct repl *r);
 
 const struct repl_stats *repl_stats(const struct repl *r);
 /* Frames rejected by reason: frame.h's FRAME_RX_STATS_LIST, summed over

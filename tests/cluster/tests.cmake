@@ -9,6 +9,8 @@
 #   linkcut:  a node's link down 10 s under load; resume from cursors, no copy
 #   samekey:  the same keys PUT at once on two nodes; one winner everywhere
 #   sizes:    5 and 8 nodes under a moderate load; RSS per node printed
+#   resync:   a node back after its peers pruned their logs (retention 0)
+#             is merge-copied; its own records still reach them
 #   confirm:  X-Replicate-To: confirm=2 answers after both peers; 504 with
 #             a peer down; the write still replicates
 #   faults:   converge with 2% drop and 1% reorder on every port
@@ -22,6 +24,8 @@ loom_script_test(cluster_samekey cluster tests/cluster/test_cluster_samekey.sh)
 set_tests_properties(cluster_samekey PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1200)
 loom_script_test(cluster_sizes cluster tests/cluster/test_cluster_sizes.sh)
 set_tests_properties(cluster_sizes PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 3600)
+loom_script_test(cluster_resync cluster tests/cluster/test_cluster_resync.sh)
+set_tests_properties(cluster_resync PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1800)
 loom_script_test(cluster_confirm cluster tests/cluster/test_cluster_confirm.sh)
 set_tests_properties(cluster_confirm PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 900)
 loom_script_test(cluster_faults cluster tests/cluster/test_cluster_faults.sh)

@@ -13,8 +13,9 @@
  *    leaves the expected counter alone;
  *  - every message decoder; a payload that decodes re-encodes to exactly
  *    the same bytes (each encoding is canonical), and a BATCH's entries
- *    are walked in place;
- *  - a BATCH built from entries cut out of the input, decoded back.
+ *    are walked in place, a COPY_BATCH's records too;
+ *  - a BATCH built from entries cut out of the input, decoded back;
+ *  - a COPY_BATCH built from records cut out of the input, decoded back.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -227,6 +228,28 @@ static void reencode(const struct msg *m, const uint8_t *data, size_t size)
 		rc = msg_batch_finish(&b, &n);
 		break;
 	}
+	case MSG_COPY_BATCH: {
+		struct msg_copy_builder b;
+		struct msg_copy_iter it;
+		struct copy_record rec;
+		const uint8_t *raw;
+		size_t raw_len;
+		uint32_t count = 0;
+
+		check(msg_copy_begin(&b, again, sizeof(again)) == 0);
+		msg_copy_iter_init(&it, &m->u.copy_batch);
+		while ((rc = msg_copy_next(&it, &rec, &raw, &raw_len)) == 0) {
+			check(raw >= data && raw + raw_len <= data + size);
+			check(copy_record_size(&rec) == raw_len);
+			check((const uint8_t *)rec.table == raw + 1);
+			check(!rec.tombstone || rec.body_len == 0);
+			check(msg_copy_add(&b, &rec) == 0);
+			count++;
+		}
+		check(rc == ENOENT && count == m->u.copy_batch.count);
+		rc = msg_copy_finish(&b, &n);
+		break;
+	}
 	}
 	check(rc == 0);
 	check(n == size && memcmp(again, data, size) == 0);
@@ -236,7 +259,7 @@ static void as_messages(const uint8_t *data, size_t size)
 {
 	struct msg m;
 
-	for (unsigned type = 0; type <= 10; type++) {
+	for (unsigned type = 0; type <= 11; type++) {
 		int rc = msg_decode((uint8_t)type, 0, data, size, &m);
 
 		if (rc == 0)
@@ -308,11 +331,81 @@ static void as_entries(const uint8_t *data, size_t size)
 	check(msg_batch_decode(again, n - 1, &mb) == EBADMSG);
 }
 
+/* Copied records cut from the input: byte 0 picks tombstone, key and body
+ * sizes, byte 1 the version's origin; then key and body bytes; built into
+ * a COPY_BATCH (the builder refuses nothing valid), decoded, walked. */
+static void as_copy_records(const uint8_t *data, size_t size)
+{
+	static uint8_t recs[1 << 16];
+	struct msg_copy_builder b;
+	struct msg_copy_batch cb;
+	struct msg_copy_iter it;
+	struct copy_record d;
+	const uint8_t *raw;
+	size_t raw_len, off = 0, roff = 0, n = 0;
+	size_t starts[256], lens[256];
+	uint32_t count = 0;
+
+	check(msg_copy_begin(&b, again, 1 << 16) == 0);
+	while (size - off >= 2 && count < 256) {
+		uint8_t sel = data[off], org = data[off + 1];
+		size_t klen = 1 + (sel & 7), blen = (sel >> 3) & 15;
+		struct copy_record r = {
+			.table = "t_copy",
+			.table_len = 6,
+			.tombstone = (sel & 0x80) != 0,
+			.version = {.hlc = off * 0x10001u, .origin = org},
+		};
+		size_t used = 0;
+
+		off += 2;
+		if (r.tombstone)
+			blen = 0;
+		if (size - off < klen + blen)
+			break;
+		r.key = data + off;
+		r.key_len = (uint16_t)klen;
+		r.body = blen ? data + off + klen : NULL;
+		r.body_len = (uint32_t)blen;
+		off += klen + blen;
+		if (org == 0) {
+			/* no node has id 0: refused, nothing changes */
+			check(copy_record_size(&r) == 0);
+			check(msg_copy_add(&b, &r) == EINVAL);
+			continue;
+		}
+		check(copy_record_encode(&r, recs + roff, sizeof(recs) - roff,
+		                         &used) == 0);
+		check(msg_copy_add(&b, &r) == 0);
+		starts[count] = roff;
+		lens[count++] = used;
+		roff += used;
+	}
+	if (count == 0) {
+		check(msg_copy_finish(&b, &n) == EINVAL);
+		return;
+	}
+	check(msg_copy_finish(&b, &n) == 0);
+	check(n == MSG_COPY_BATCH_HDR + roff);
+	check(memcmp(again + MSG_COPY_BATCH_HDR, recs, roff) == 0);
+	check(msg_copy_batch_decode(again, n, &cb) == 0 && cb.count == count);
+	msg_copy_iter_init(&it, &cb);
+	for (uint32_t i = 0; i < count; i++) {
+		check(msg_copy_next(&it, &d, &raw, &raw_len) == 0);
+		check(raw_len == lens[i]);
+		check(memcmp(raw, recs + starts[i], lens[i]) == 0);
+	}
+	check(msg_copy_next(&it, &d, NULL, NULL) == ENOENT);
+	/* One byte less is never a COPY_BATCH. */
+	check(msg_copy_batch_decode(again, n - 1, &cb) == EBADMSG);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	as_frame(data, size);
 	as_payload(data, size);
 	as_messages(data, size);
 	as_entries(data, size);
+	as_copy_records(data, size);
 	return 0;
 }

@@ -167,6 +167,8 @@ static void test_defaults(void)
 	CHECK_EQ_U64(d.http_large_pool, 64);
 	CHECK(d.auth_mode == LOOM_AUTH_BASIC);
 	CHECK_EQ_U64(d.n_users, 0);
+	CHECK_EQ_U64(d.repl_log_retention_ms, 86400000);
+	CHECK_EQ_U64(d.repl_prune_interval_ms, 1000);
 
 	/* The minimal file changes only what it sets. */
 	CHECK(parse(MIN_CONFIG, &c) == 0);
@@ -1258,7 +1260,43 @@ static void test_repl_sections(void)
 	CHECK_EQ_U64(c.repl_ping_ms, 1000);
 	CHECK_EQ_U64(c.repl_dead_ms, 5000);
 	CHECK_EQ_U64(c.repl_max_frame, 1048576);
+	CHECK_EQ_U64(c.repl_log_retention_ms, 86400000);
+	CHECK_EQ_U64(c.repl_prune_interval_ms, 1000);
 	CHECK(c.repl_secret_file[0] == '\0');
+
+	/* Log retention: 0 (prune as soon as acknowledged) up to 365 days,
+	 * which needs the u64 (past 2^32 ms); the prune period. */
+	CHECK(parse(MIN_CONFIG "[repl]\nlog_retention_ms = 0\n"
+	            "prune_interval_ms = 10\n", &c) == 0);
+	CHECK_EQ_U64(c.repl_log_retention_ms, 0);
+	CHECK_EQ_U64(c.repl_prune_interval_ms, 10);
+	CHECK(parse(MIN_CONFIG "[repl]\nlog_retention_ms = 31536000000\n"
+	            "prune_interval_ms = 600000\n", &c) == 0);
+	CHECK_EQ_U64(c.repl_log_retention_ms, UINT64_C(31536000000));
+	CHECK_EQ_U64(c.repl_prune_interval_ms, 600000);
+	CHECK(parse(MIN_CONFIG "[repl]\nlog_retention_ms = 4294967296\n",
+	            &c) == 0);
+	CHECK_EQ_U64(c.repl_log_retention_ms, UINT64_C(4294967296));
+	EXPECT_ERR(MIN_CONFIG "[repl]\nlog_retention_ms = 31536000001\n",
+	           "t.ini:13: [repl] log_retention_ms:",
+	           "out of range 0..31536000000");
+	EXPECT_ERR(MIN_CONFIG "[repl]\nlog_retention_ms = "
+	           "99999999999999999999999\n",
+	           "t.ini:13: [repl] log_retention_ms:", "out of range");
+	EXPECT_ERR(MIN_CONFIG "[repl]\nlog_retention_ms = -1\n",
+	           "t.ini:13: [repl] log_retention_ms:",
+	           "not a decimal integer");
+	EXPECT_ERR(MIN_CONFIG "[repl]\nlog_retention_ms = 1d\n",
+	           "t.ini:13: [repl] log_retention_ms:",
+	           "not a decimal integer");
+	EXPECT_ERR(MIN_CONFIG "[repl]\nprune_interval_ms = 9\n",
+	           "t.ini:13: [repl] prune_interval_ms:",
+	           "out of range 10..600000");
+	EXPECT_ERR(MIN_CONFIG "[repl]\nprune_interval_ms = 600001\n",
+	           "t.ini:13: [repl] prune_interval_ms:", "out of range");
+	EXPECT_ERR(MIN_CONFIG "[repl]\nprune_interval_ms = 100\n"
+	           "prune_interval_ms = 200\n",
+	           "t.ini:14: [repl] prune_interval_ms:", "set twice");
 
 	/* A three-node cluster's node 1: lines 10.. are [lcores] repl,
 	 * [repl], [peers]. */

@@ -4,7 +4,8 @@
  * zero ids and seqs, counts that disagree with the bytes, trailing bytes,
  * BATCH entries of another origin or broken, seq overflow, unsorted cursor
  * vectors, bad UTF-8); BATCH entries are the storage/entry.h bytes, handed
- * out in place, never re-encoded.
+ * out in place, never re-encoded; COPY_BATCH records are the
+ * storage/copy_record.h bytes, likewise, each field's bound checked.
  */
 #include <errno.h>
 #include <string.h>
@@ -36,17 +37,19 @@ static size_t make_entry(uint8_t *buf, size_t cap, uint16_t origin,
 
 static void test_types(void)
 {
-	for (unsigned t = 1; t <= 9; t++) {
+	for (unsigned t = 1; t <= 10; t++) {
 		CHECK(msg_type_name((uint8_t)t) != NULL);
 		CHECK(msg_check_header((uint8_t)t, 0) == 0);
 		CHECK(msg_check_header((uint8_t)t, 1) == EBADMSG);
 		CHECK(msg_check_header((uint8_t)t, 0x80) == EBADMSG);
 	}
-	CHECK(msg_type_name(0) == NULL && msg_type_name(10) == NULL);
+	CHECK(msg_type_name(0) == NULL && msg_type_name(11) == NULL);
 	CHECK(msg_type_name(255) == NULL);
 	CHECK(msg_check_header(0, 0) == EBADMSG);
-	CHECK(msg_check_header(10, 0) == EBADMSG);
+	CHECK(msg_check_header(11, 0) == EBADMSG);
 	CHECK(strcmp(msg_type_name(MSG_BATCH), "BATCH") == 0);
+	CHECK_EQ_U64(MSG_COPY_BATCH, 10);
+	CHECK(strcmp(msg_type_name(MSG_COPY_BATCH), "COPY_BATCH") == 0);
 	CHECK(strcmp(msg_error_name(MSG_ERR_CLUSTER), "wrong cluster") == 0);
 	CHECK(strcmp(msg_error_name(999), "unknown error") == 0);
 }
@@ -337,6 +340,169 @@ static void test_batch(void)
 	CHECK(MSG_FRAME_MAX_FOR_BODY(LOOM_ENTRY_BODY_MAX) <= FRAME_MAX_CEIL);
 }
 
+/* COPY_BATCH: records in the storage/copy_record.h encoding, verbatim. */
+static void test_copy_batch(void)
+{
+	static const uint8_t bin_key[] = {'b', 0x00, 0xff, '\n'};
+	const struct copy_record recs[3] = {
+		{.table = "users", .table_len = 5, .key = (const uint8_t *)"k0",
+		 .key_len = 2, .body = (const uint8_t *)"{\"a\":1}",
+		 .body_len = 7, .version = {.hlc = 1000, .origin = 3}},
+		{.table = "t_2", .table_len = 3,
+		 .key = (const uint8_t *)"key-two", .key_len = 7,
+		 .version = {.hlc = 2000, .origin = 7}, .tombstone = true},
+		{.table = "users", .table_len = 5, .key = bin_key,
+		 .key_len = sizeof bin_key, .body = (const uint8_t *)"{}",
+		 .body_len = 2, .version = {.hlc = UINT64_MAX, .origin = 65535}},
+	};
+	uint8_t enc[256], buf[512];
+	size_t elen[3], total = 0, n = 0, used;
+	struct msg_copy_builder b;
+	struct msg_copy_batch cb;
+	struct msg_copy_iter it;
+	struct copy_record d;
+	const uint8_t *raw;
+	size_t raw_len;
+	struct msg m;
+
+	for (unsigned i = 0; i < 3; i++) {
+		CHECK(copy_record_encode(&recs[i], enc + total,
+		                         sizeof(enc) - total, &elen[i]) == 0);
+		total += elen[i];
+	}
+	CHECK_EQ_U64(elen[0], COPY_RECORD_FIXED + 5 + 2 + 7);
+	CHECK_EQ_U64(elen[1], COPY_RECORD_FIXED + 3 + 7);
+
+	/* Build, decode, walk. */
+	CHECK(msg_copy_begin(&b, buf, sizeof(buf)) == 0);
+	for (unsigned i = 0; i < 3; i++)
+		CHECK(msg_copy_add(&b, &recs[i]) == 0);
+	CHECK(msg_copy_finish(&b, &n) == 0);
+	CHECK_EQ_U64(n, MSG_COPY_BATCH_HDR + total);
+	CHECK_EQ_U64(get_be(buf, 4), 3);
+	/* The records are the storage encoding, verbatim, after the count. */
+	CHECK(memcmp(buf + MSG_COPY_BATCH_HDR, enc, total) == 0);
+	CHECK(msg_copy_batch_decode(buf, n, &cb) == 0);
+	CHECK(cb.count == 3 && cb.records == buf + MSG_COPY_BATCH_HDR);
+	CHECK_EQ_U64(cb.records_len, total);
+	msg_copy_iter_init(&it, &cb);
+	size_t off = MSG_COPY_BATCH_HDR;
+	for (unsigned i = 0; i < 3; i++) {
+		CHECK(msg_copy_next(&it, &d, &raw, &raw_len) == 0);
+		CHECK(raw == buf + off && raw_len == elen[i]); /* zero-copy */
+		CHECK(d.table == (const char *)buf + off + 1);
+		CHECK(d.table_len == recs[i].table_len &&
+		      memcmp(d.table, recs[i].table, d.table_len) == 0);
+		CHECK(d.key_len == recs[i].key_len &&
+		      memcmp(d.key, recs[i].key, d.key_len) == 0);
+		CHECK(d.body_len == recs[i].body_len);
+		CHECK(d.body_len == 0 ||
+		      memcmp(d.body, recs[i].body, d.body_len) == 0);
+		CHECK(d.version.hlc == recs[i].version.hlc &&
+		      d.version.origin == recs[i].version.origin);
+		CHECK(d.tombstone == recs[i].tombstone);
+		off += elen[i];
+	}
+	CHECK(d.key_len == 4 && d.key[1] == 0x00 && d.key[2] == 0xff);
+	CHECK(msg_copy_next(&it, &d, NULL, NULL) == ENOENT);
+	CHECK(msg_copy_next(&it, &d, NULL, NULL) == ENOENT);
+	msg_copy_iter_init(&it, &cb);
+	CHECK(msg_copy_next(&it, &d, NULL, NULL) == 0 && d.body_len == 7);
+	CHECK(msg_decode(MSG_COPY_BATCH, 0, buf, n, &m) == 0);
+	CHECK(m.type == MSG_COPY_BATCH && m.u.copy_batch.count == 3);
+	CHECK(msg_decode(MSG_COPY_BATCH, 1, buf, n, &m) == EBADMSG); /* flag */
+	/* Type and layout go together. */
+	CHECK(msg_decode(MSG_BATCH, 0, buf, n, &m) == EBADMSG);
+	CHECK(msg_decode(MSG_COPY_START, 0, buf, n, &m) == EBADMSG);
+
+	/* Every truncation is refused, and a trailing byte. */
+	for (size_t len = 0; len < n; len++)
+		CHECK(msg_copy_batch_decode(buf, len, &cb) == EBADMSG);
+	buf[n] = 0;
+	CHECK(msg_copy_batch_decode(buf, n + 1, &cb) == EBADMSG);
+	CHECK(msg_copy_batch_decode(NULL, n, &cb) == EBADMSG);
+	/* Counts that disagree with the records. */
+	put_be(buf, 2, 4);
+	CHECK(msg_copy_batch_decode(buf, n, &cb) == EBADMSG);
+	put_be(buf, 4, 4);
+	CHECK(msg_copy_batch_decode(buf, n, &cb) == EBADMSG);
+	put_be(buf, UINT32_MAX, 4);
+	CHECK(msg_copy_batch_decode(buf, n, &cb) == EBADMSG);
+	put_be(buf, 0, 4);
+	CHECK(msg_copy_batch_decode(buf, n, &cb) == EBADMSG);
+	CHECK(msg_copy_batch_decode(buf, MSG_COPY_BATCH_HDR, &cb) == EBADMSG);
+	put_be(buf, 3, 4);
+	CHECK(msg_copy_batch_decode(buf, n, &cb) == 0);
+
+	/* A broken first record, field by field (offsets in its layout:
+	 * table_len 4, table 5.., key_len 10, key 12, hlc 14, origin 22,
+	 * flags 24, body_len 25). */
+	struct {
+		size_t at;
+		uint8_t bad;
+	} breaks[] = {
+		{4, 0},      /* table length 0 */
+		{4, 64},     /* table length above 63 */
+		{5, '-'},    /* a byte no table name has */
+		{10, 0x01},  /* key length 256+: above 255 */
+		{11, 0},     /* key length 0 */
+		{22, 0},     /* origin 0 (with 23) */
+		{24, 0x02},  /* an unknown flag */
+		{24, 0x01},  /* a tombstone with a body */
+		{25, 0x02},  /* body length past LOOM_ENTRY_BODY_MAX */
+	};
+	for (size_t i = 0; i < sizeof breaks / sizeof breaks[0]; i++) {
+		uint8_t keep = buf[breaks[i].at], keep2 = buf[23];
+		buf[breaks[i].at] = breaks[i].bad;
+		if (breaks[i].at == 22)
+			buf[23] = 0;
+		CHECK(msg_copy_batch_decode(buf, n, &cb) == EBADMSG);
+		buf[breaks[i].at] = keep;
+		buf[23] = keep2;
+		CHECK(msg_copy_batch_decode(buf, n, &cb) == 0);
+	}
+	/* A body length one more than there is: the next record slides. */
+	put_be(buf + 25, 8, 4);
+	CHECK(msg_copy_batch_decode(buf, n, &cb) == EBADMSG);
+	put_be(buf + 25, 7, 4);
+	CHECK(copy_record_decode(buf + 4, n - 4, &d, &used) == 0 &&
+	      used == elen[0]);
+
+	/* The builder refuses what the decoder would, unchanged. */
+	struct copy_record bad = recs[0];
+	CHECK(msg_copy_begin(&b, buf, MSG_COPY_BATCH_HDR - 1) == ENOSPC);
+	CHECK(msg_copy_begin(&b, NULL, 100) == ENOSPC);
+	CHECK(msg_copy_begin(&b, buf, sizeof(buf)) == 0);
+	CHECK(msg_copy_finish(&b, &n) == EINVAL); /* empty */
+	bad.version.origin = 0;
+	CHECK(msg_copy_add(&b, &bad) == EINVAL);
+	bad = recs[0];
+	bad.tombstone = true; /* with a body */
+	CHECK(msg_copy_add(&b, &bad) == EINVAL);
+	bad = recs[0];
+	bad.table = "no-dash";
+	bad.table_len = 7;
+	CHECK(msg_copy_add(&b, &bad) == EINVAL);
+	bad = recs[0];
+	bad.key_len = 0;
+	CHECK(msg_copy_add(&b, &bad) == EINVAL);
+	CHECK(b.count == 0 && b.len == MSG_COPY_BATCH_HDR);
+
+	/* Full: ENOSPC leaves the batch as it was, ready to send. */
+	CHECK(msg_copy_begin(&b, buf, MSG_COPY_BATCH_HDR + elen[0] + elen[1] -
+	                                  1) == 0);
+	CHECK(msg_copy_add(&b, &recs[0]) == 0);
+	CHECK(msg_copy_add(&b, &recs[1]) == ENOSPC);
+	CHECK(b.count == 1 && b.len == MSG_COPY_BATCH_HDR + elen[0]);
+	CHECK(msg_copy_finish(&b, &n) == 0);
+	CHECK(msg_copy_batch_decode(buf, n, &cb) == 0 && cb.count == 1);
+	/* The smallest record. */
+	const struct copy_record tiny = {
+		.table = "t", .table_len = 1, .key = (const uint8_t *)"k",
+		.key_len = 1, .version = {.hlc = 0, .origin = 1}};
+	CHECK_EQ_U64(copy_record_size(&tiny), MSG_COPY_RECORD_MIN);
+}
+
 static void test_cursors(void)
 {
 	const struct msg_cursor v[3] = {{1, 0}, {2, 77}, {65535, UINT64_MAX}};
@@ -508,6 +674,7 @@ int main(void)
 	test_hello();
 	test_fixed();
 	test_batch();
+	test_copy_batch();
 	test_cursors();
 	test_error();
 	test_dispatch();

@@ -14,6 +14,9 @@
  * (store_txn_begin / store_local_upsert / commit) and ops->own_seq returns
  * store_own_seq(). Time moves in STEP_MS steps on every node; each step
  * runs rounds of route / storage / repl_poll until the nodes are quiet.
+ * Merge resyncs: a node's own log is pruned directly (store_log_prune)
+ * past a peer's cursor, so the peer's SUBSCRIBE (or the stream running
+ * into the pruned entries) starts a copy.
  *
  * Every case builds a fresh fixture and tears it down checking that every
  * pool buffer came back exactly once, no node leaked a frame, and the
@@ -63,6 +66,7 @@ struct node {
 	unsigned qn;
 	bool alloc_fail, submit_fail;
 	unsigned gap_once, forced_gaps;
+	unsigned copy_fail_once, forced_copy_fails;
 	unsigned submits, completes, bad_submits;
 	uint64_t written; /* local writes */
 	struct storage_counters sc;
@@ -136,7 +140,18 @@ static void p_free(void *user, struct write_req *r)
 static bool req_ok(const struct node *n, const struct write_req *r)
 {
 	if (r->pool != &n->pool || r->io_index != IO_INDEX ||
-	    r->op != WRITE_REMOTE || r->table_len != 0 || r->key_len != 0 ||
+	    r->table_len != 0 || r->key_len != 0 || r->origin == 0 ||
+	    r->origin == n->id || r->conn_slot >= F.nn - 1 ||
+	    (uint64_t)r->body_off + r->body_len > r->cap)
+		return false;
+	if (r->op == WRITE_COPY)
+		return r->n_entries != 0 &&
+		       r->body_len >= (uint64_t)r->n_entries *
+		                              MSG_COPY_RECORD_MIN;
+	if (r->op == WRITE_COPY_END)
+		return r->n_entries != 0 &&
+		       r->body_len == (uint64_t)r->n_entries * MSG_CURSOR_LEN;
+	if (r->op != WRITE_REMOTE || r->table_len != 0 || r->key_len != 0 ||
 	    r->n_entries == 0 || r->first_seq == 0 || r->origin == 0 ||
 	    r->origin == n->id || r->conn_slot >= F.nn - 1)
 		return false;
@@ -474,7 +489,8 @@ static uint64_t cursor_of(struct node *n, uint16_t origin)
 }
 
 /* Apply the queue in one batch and complete every request in order. A
- * forced gap (gap_once) answers one WRITE_REMOTE WRITE_GAP unapplied. */
+ * forced gap (gap_once) answers one WRITE_REMOTE WRITE_GAP unapplied; a
+ * forced copy failure (copy_fail_once) one WRITE_COPY WRITE_FAILED. */
 static unsigned storage_step(struct node *n)
 {
 	struct write_req *batch[256], *apply[256];
@@ -485,7 +501,17 @@ static unsigned storage_step(struct node *n)
 	n->qn = 0;
 	for (unsigned i = 0; i < cnt; i++) {
 		struct write_req *w = batch[i];
-		if (n->gap_once > 0) {
+		if (w->op == WRITE_COPY && n->copy_fail_once > 0) {
+			/* as if its group commit had failed */
+			n->copy_fail_once--;
+			n->forced_copy_fails++;
+			w->result = WRITE_FAILED;
+			w->store_err = EIO;
+			w->version = (struct loom_version){0, 0};
+			w->seq = 0;
+			continue;
+		}
+		if (w->op == WRITE_REMOTE && n->gap_once > 0) {
 			n->gap_once--;
 			n->forced_gaps++;
 			w->result = WRITE_GAP;
@@ -1188,6 +1214,369 @@ static void test_lossy_mesh(unsigned loss_pct)
 	teardown();
 }
 
+/* --- merge resync ----------------------------------------------------------- */
+
+/* Delete entries of n's own log up to seq (as retention would, without
+ * asking anyone): the number deleted. */
+static unsigned prune_own(struct node *n, uint64_t upto)
+{
+	unsigned total = 0, pruned;
+	do {
+		struct store_txn *t;
+		pruned = 0;
+		CHECK_EQ_U64(store_txn_begin(n->st, &t), 0);
+		CHECK_EQ_U64(store_log_prune(t, n->id, upto, UINT64_MAX, 1000,
+		                             &pruned), 0);
+		CHECK_EQ_U64(store_txn_commit(t), 0);
+		total += pruned;
+	} while (pruned == 1000);
+	return total;
+}
+
+static uint64_t floor_of(struct node *n, uint16_t origin)
+{
+	struct store_reader rd;
+	uint64_t f = UINT64_MAX;
+	if (store_reader_init(n->st, &rd) != 0)
+		return f;
+	if (store_read_begin(&rd) == 0)
+		store_log_floor(&rd, origin, &f);
+	store_read_end(&rd);
+	store_reader_fini(&rd);
+	return f;
+}
+
+static void delete_key(struct node *n, const char *key)
+{
+	struct store_txn *t;
+	struct loom_version v;
+	uint64_t seq;
+	CHECK_EQ_U64(store_txn_begin(n->st, &t), 0);
+	CHECK_EQ_U64(store_local_delete(t, TABLE, key, strlen(key), &v, &seq),
+	             0);
+	CHECK_EQ_U64(store_txn_commit(t), 0);
+	n->written++;
+}
+
+/* The "node" field of key's body on n (local_writes), 0 if absent. */
+static unsigned record_node(struct node *n, const char *key)
+{
+	struct store_reader rd;
+	struct store_record rec;
+	unsigned who = 0;
+	if (store_reader_init(n->st, &rd) != 0)
+		return 0;
+	if (store_read_begin(&rd) == 0 &&
+	    store_get(&rd, TABLE, key, strlen(key), &rec) == 0 &&
+	    !rec.tombstone) {
+		char body[256];
+		size_t len = rec.body_len < sizeof body - 1 ? rec.body_len
+		                                            : sizeof body - 1;
+		memcpy(body, rec.body, len);
+		body[len] = '\0';
+		const char *p = strstr(body, "\"node\":");
+		if (p != NULL)
+			who = (unsigned)strtoul(p + 7, NULL, 10);
+	}
+	store_read_end(&rd);
+	store_reader_fini(&rd);
+	return who;
+}
+
+/* Steps of time as step(), checking cond after every round. */
+static bool run_until(bool (*cond)(void), uint64_t max_ms)
+{
+	for (uint64_t t = 0; t < max_ms; t += STEP_MS) {
+		F.clock_ms += STEP_MS;
+		for (unsigned i = 0; i < F.nn; i++)
+			th_advance(F.n[i].th, STEP_MS);
+		for (int k = 0; k < 100; k++) {
+			round_once();
+			if (cond())
+				return true;
+			if (quiet())
+				break;
+		}
+	}
+	return false;
+}
+
+static void cut(bool on)
+{
+	for (unsigned i = 0; i < F.nn; i++)
+		for (unsigned j = 0; j < F.nn; j++)
+			F.cut[i][j] = on && i != j;
+}
+
+static void print_copy_stats(const char *what, struct node *n)
+{
+	const struct repl_stats *s = stats(n);
+	printf("  %s node %u: copies sent %llu (records %llu in %llu "
+	       "batches), received %llu (records %llu), batches dropped "
+	       "%llu, copy failures %llu\n",
+	       what, n->id, (unsigned long long)s->copies,
+	       (unsigned long long)s->copy_records_sent,
+	       (unsigned long long)s->copy_batches_sent,
+	       (unsigned long long)s->copies_received,
+	       (unsigned long long)s->copy_records_received,
+	       (unsigned long long)s->copy_batches_dropped,
+	       (unsigned long long)s->copy_failures);
+}
+
+/*
+ * B's log of its own origin is pruned past A's cursor while the link is
+ * cut; A wrote a record B never had and a newer version of a key B wrote;
+ * B deleted a key A holds. When the link heals, A's SUBSCRIBE is below
+ * B's floor: B copies every record to A (LWW, nothing of A's replaced),
+ * A's cursor for B becomes B's own seq, A's own record reaches B through
+ * A's stream, both converge, and B's later writes stream as usual.
+ */
+static void test_copy(void)
+{
+	if (!setup(2))
+		return;
+	struct node *a = &F.n[0], *b = &F.n[1];
+	unsigned up = 99;
+	run_ms(100);
+	local_writes(b, 200, 0, 100000, 1);   /* k0..k199, seqs 1..200 */
+	local_writes(a, 50, 1000, 100000, 1); /* k1000..k1049 */
+	CHECK(run_until_converged(5000));
+	CHECK_EQ_U64(repl_min_acked_up(b->repl, &up), 200);
+	CHECK_EQ_U64(up, 1);
+	CHECK_EQ_U64(repl_min_acked_up(a->repl, &up), 50);
+
+	cut(true);
+	run_ms(3 * DEAD_MS);
+	CHECK(!info(a, b->id).up && !info(b, a->id).up);
+	CHECK_EQ_U64(repl_min_acked_up(b->repl, &up), UINT64_MAX);
+	CHECK_EQ_U64(up, 0);
+	local_writes(b, 300, 100, 100000, 2); /* k100..k399: 201..500 */
+	delete_key(b, "k5");                  /* 501 */
+	local_writes(b, 5, 400, 100000, 2);   /* k400..k404: 502..506 */
+	run_ms(20);
+	local_writes(a, 1, 5000, 100000, 3);  /* k5000: only A has it */
+	local_writes(a, 1, 150, 100000, 3);   /* k150: newer than B's */
+	/* Retention without asking A: the delete at 501 stays logged (and
+	 * its tombstone with it). */
+	CHECK_EQ_U64(prune_own(b, 500), 500);
+	CHECK_EQ_U64(floor_of(b, b->id), 500);
+	CHECK_EQ_U64(cursor_of(a, b->id), 200);
+	uint64_t received = stats(a)->entries_received;
+
+	cut(false);
+	CHECK(run_until_converged(20000));
+	CHECK(all_up());
+	CHECK_EQ_U64(stats(b)->copies, 1);
+	CHECK_EQ_U64(stats(a)->copies, 0);
+	CHECK_EQ_U64(stats(a)->copies_received, 1);
+	CHECK_EQ_U64(stats(b)->copies_received, 0);
+	CHECK_EQ_U64(stats(a)->copy_failures + stats(b)->copy_failures, 0);
+	CHECK_EQ_U64(stats(a)->copy_batches_dropped, 0);
+	/* every row of B: 405 keys (k5 a tombstone) and A's 50, and maybe
+	 * A's two new ones if A's stream got there first */
+	uint64_t copied = stats(b)->copy_records_sent;
+	CHECK(copied >= 455 && copied <= 457);
+	CHECK_EQ_U64(stats(a)->copy_records_received, copied);
+	CHECK_EQ_U64(a->sc.copy_records, copied);
+	CHECK(stats(b)->copy_batches_sent >= (copied + BATCH_MAX - 1) /
+	                                        BATCH_MAX);
+	/* the copy's cursor vector: A's cursor for B is B's own seq */
+	CHECK_EQ_U64(store_own_seq(b->st), 506);
+	CHECK_EQ_U64(cursor_of(a, b->id), 506);
+	CHECK_EQ_U64(info(a, b->id).cursor, 506);
+	/* nothing of B's origin streamed: all of it came by the copy */
+	CHECK_EQ_U64(stats(a)->entries_received, received);
+	/* merged, not replaced: A's record survives and reaches B */
+	CHECK(record_present(a, "k5000"));
+	CHECK(record_present(b, "k5000"));
+	CHECK_EQ_U64(record_node(a, "k150"), 1);
+	CHECK_EQ_U64(record_node(b, "k150"), 1);
+	CHECK_EQ_U64(record_node(a, "k404"), 2);
+	CHECK(!record_present(a, "k5")); /* the tombstone came along */
+	CHECK(!record_present(b, "k5"));
+	CHECK(record_present(a, "k1049"));
+	struct digest da = digest_of(a), db = digest_of(b);
+	CHECK_EQ_U64(da.records, 405 - 1 + 50 + 1);
+	CHECK_EQ_U64(da.records, db.records);
+	CHECK_EQ_U64(da.sum, db.sum);
+	print_copy_stats("copy:", a);
+	print_copy_stats("copy:", b);
+
+	/* streaming goes on from the copy's cursor */
+	local_writes(b, 40, 2000, 100000, 4);
+	CHECK(run_until_converged(5000));
+	CHECK_EQ_U64(cursor_of(a, b->id), 546);
+	CHECK_EQ_U64(stats(a)->entries_received, received + 40);
+	CHECK_EQ_U64(stats(b)->copies, 1);
+	CHECK(record_present(a, "k2039"));
+	CHECK_EQ_U64(repl_min_acked_up(b->repl, &up), 546);
+	CHECK_EQ_U64(up, 1);
+	print_stats("copy, then streaming:", a);
+	print_stats("copy, then streaming:", b);
+	teardown();
+}
+
+static bool mid_copy(void)
+{
+	const struct repl_stats *sa = stats(&F.n[0]);
+	return sa->copy_records_received >= 500 && sa->copies_received == 0;
+}
+
+/* A copy cut off half-way (the link dies) restarts with the next link and
+ * completes: the records applied before the cut are merged again (LWW,
+ * nothing lost or doubled), the cursors move only at the end. */
+static void test_copy_interrupted(void)
+{
+	if (!setup(2))
+		return;
+	struct node *a = &F.n[0], *b = &F.n[1];
+	run_ms(100);
+	cut(true);
+	run_ms(3 * DEAD_MS);
+	for (unsigned k = 0; k < 4; k++)
+		local_writes(b, 1000, k * 1000, 100000, 1);
+	CHECK_EQ_U64(prune_own(b, 4000), 4000);
+	cut(false);
+	CHECK(run_until(mid_copy, 5000));
+	uint64_t sent_before = stats(b)->copy_records_sent;
+	CHECK(sent_before < 4000);
+	cut(true);
+	run_ms(3 * DEAD_MS);
+	CHECK(!info(a, b->id).up);
+	CHECK_EQ_U64(stats(a)->copies_received, 0);
+	CHECK_EQ_U64(cursor_of(a, b->id), 0); /* no cursor before the end */
+	CHECK(digest_of(a).records >= 500);   /* but merged records stay */
+	CHECK(digest_of(a).records < 4000);
+	/* what went into TCP before the link was declared dead */
+	uint64_t sent_first = stats(b)->copy_records_sent;
+	CHECK(sent_first < 4000);
+	cut(false);
+	CHECK(run_until_converged(30000));
+	CHECK_EQ_U64(stats(b)->copies, 2);
+	CHECK_EQ_U64(stats(a)->copies_received, 1);
+	CHECK_EQ_U64(cursor_of(a, b->id), 4000);
+	CHECK_EQ_U64(digest_of(a).records, 4000);
+	CHECK_EQ_U64(stats(b)->copy_records_sent, sent_first + 4000);
+	CHECK_EQ_U64(stats(a)->entries_received, 0);
+	CHECK_EQ_U64(stats(a)->links_down, 2);
+	printf("  copy interrupted: %llu of 4000 records sent when the cut "
+	       "was noticed, %llu before the link died\n",
+	       (unsigned long long)sent_before,
+	       (unsigned long long)sent_first);
+	print_copy_stats("interrupted copy:", a);
+	print_copy_stats("interrupted copy:", b);
+	teardown();
+}
+
+/* One WRITE_COPY fails at the storage: the copy's end raises nothing, A
+ * subscribes again and B copies again. */
+static void test_copy_failed(void)
+{
+	if (!setup(2))
+		return;
+	struct node *a = &F.n[0], *b = &F.n[1];
+	run_ms(100);
+	cut(true);
+	run_ms(3 * DEAD_MS);
+	local_writes(b, 300, 0, 100000, 1);
+	CHECK_EQ_U64(prune_own(b, 300), 300);
+	a->copy_fail_once = 1;
+	cut(false);
+	CHECK(run_until_converged(20000));
+	CHECK_EQ_U64(a->forced_copy_fails, 1);
+	CHECK_EQ_U64(stats(a)->copy_failures, 1);
+	CHECK_EQ_U64(stats(b)->copies, 2);
+	CHECK_EQ_U64(stats(a)->copies_received, 1);
+	CHECK_EQ_U64(cursor_of(a, b->id), 300);
+	CHECK_EQ_U64(digest_of(a).records, 300);
+	/* the link stayed up: the one before the cut and the one after */
+	CHECK_EQ_U64(stats(a)->links_up, 2);
+	CHECK_EQ_U64(stats(a)->links_down, 1);
+	print_copy_stats("failed copy:", a);
+	teardown();
+}
+
+/* The log is pruned under a live stream (A held B's batches back, then
+ * retention took entries B had not sent yet): the stream runs into the
+ * floor and turns into a copy on the same link. */
+static void test_copy_hole(void)
+{
+	if (!setup(2))
+		return;
+	struct node *a = &F.n[0], *b = &F.n[1];
+	run_ms(100);
+	local_writes(b, 100, 0, 100000, 1);
+	CHECK(run_until_converged(5000));
+	a->alloc_fail = true;
+	for (unsigned k = 0; k < 5; k++) {
+		local_writes(b, 200, 100 + k * 200, 100000, 1);
+		run_ms(10);
+	}
+	CHECK_EQ_U64(cursor_of(a, b->id), 100);
+	uint64_t sent = info(b, a->id).sent;
+	CHECK(sent < 1100);
+	CHECK_EQ_U64(prune_own(b, 1100), 1100);
+	a->alloc_fail = false;
+	CHECK(run_until_converged(20000));
+	CHECK_EQ_U64(stats(b)->copies, 1);
+	CHECK_EQ_U64(stats(a)->copies_received, 1);
+	CHECK_EQ_U64(stats(a)->links_up, 1);
+	CHECK_EQ_U64(cursor_of(a, b->id), 1100);
+	CHECK_EQ_U64(digest_of(a).records, 1100);
+	/* the SUBSCRIBE at link up and the one after the copy */
+	CHECK_EQ_U64(stats(b)->subscribes_received, 2);
+	printf("  hole: B had sent up to %llu of 1100 when its log was "
+	       "pruned\n", (unsigned long long)sent);
+	print_copy_stats("stream into a hole:", b);
+	teardown();
+}
+
+/* Three nodes: C is cut off while A and B write and prune their own logs
+ * past C's cursors. C comes back: both copy to it (each copy's vector also
+ * raises C's cursor of the third origin), C's own writes of the cut reach
+ * A and B by its stream, and all three converge. */
+static void test_copy_three(void)
+{
+	if (!setup(3))
+		return;
+	struct node *a = &F.n[0], *b = &F.n[1], *c = &F.n[2];
+	run_ms(100);
+	for (unsigned i = 0; i < 3; i++)
+		local_writes(&F.n[i], 100, i * 100, 100000, 1);
+	CHECK(run_until_converged(5000));
+	for (unsigned i = 0; i < 2; i++)
+		F.cut[i][2] = F.cut[2][i] = true;
+	run_ms(3 * DEAD_MS);
+	CHECK(!info(a, c->id).up && !info(c, b->id).up);
+	CHECK(info(a, b->id).up);
+	local_writes(a, 300, 1000, 100000, 2);
+	local_writes(b, 300, 2000, 100000, 2);
+	local_writes(c, 20, 3000, 100000, 2); /* only C has them */
+	run_ms(100);
+	CHECK_EQ_U64(cursor_of(a, b->id), 400);
+	CHECK_EQ_U64(prune_own(a, 400), 400);
+	CHECK_EQ_U64(prune_own(b, 400), 400);
+	CHECK_EQ_U64(cursor_of(c, a->id), 100);
+	for (unsigned i = 0; i < 2; i++)
+		F.cut[i][2] = F.cut[2][i] = false;
+	CHECK(run_until_converged(20000));
+	CHECK_EQ_U64(stats(a)->copies, 1);
+	CHECK_EQ_U64(stats(b)->copies, 1);
+	CHECK_EQ_U64(stats(c)->copies, 0);
+	CHECK_EQ_U64(stats(c)->copies_received, 2);
+	CHECK_EQ_U64(stats(a)->copies_received + stats(b)->copies_received, 0);
+	CHECK_EQ_U64(cursor_of(c, a->id), 400);
+	CHECK_EQ_U64(cursor_of(c, b->id), 400);
+	CHECK_EQ_U64(cursor_of(a, c->id), 120);
+	CHECK_EQ_U64(cursor_of(b, c->id), 120);
+	CHECK(record_present(a, "k3019") && record_present(b, "k3019"));
+	CHECK_EQ_U64(digest_of(c).records, 100 * 3 + 300 * 2 + 20);
+	print_copy_stats("three nodes:", a);
+	print_copy_stats("three nodes:", b);
+	print_copy_stats("three nodes:", c);
+	teardown();
+}
+
 int main(void)
 {
 	test_two_nodes();
@@ -1200,5 +1589,10 @@ int main(void)
 	test_large_frames();
 	test_lossy_mesh(5);
 	test_lossy_mesh(30);
+	test_copy();
+	test_copy_interrupted();
+	test_copy_failed();
+	test_copy_hole();
+	test_copy_three();
 	CHECK_DONE();
 }

@@ -996,7 +996,7 @@ static void retention(void)
 	CHECK_EQ_U64(seq, 0);
 	store_read_end(&r);
 	CHECK_EQ_U64(store_txn_begin(s, &t), 0);
-	CHECK_EQ_U64(store_log_prune(t, 2, 100, 10, &pruned), 0);
+	CHECK_EQ_U64(store_log_prune(t, 2, 100, UINT64_MAX, 10, &pruned), 0);
 	CHECK_EQ_U64(pruned, 0);
 	CHECK_EQ_U64(store_txn_commit(t), 0);
 
@@ -1032,7 +1032,7 @@ static void retention(void)
 
 	/* bounded: two per call */
 	CHECK_EQ_U64(store_txn_begin(s, &t), 0);
-	CHECK_EQ_U64(store_log_prune(t, 2, 5, 2, &pruned), 0);
+	CHECK_EQ_U64(store_log_prune(t, 2, 5, UINT64_MAX, 2, &pruned), 0);
 	CHECK_EQ_U64(pruned, 2);
 	CHECK_EQ_U64(store_txn_commit(t), 0);
 	CHECK_EQ_U64(store_read_begin(&r), 0);
@@ -1045,11 +1045,11 @@ static void retention(void)
 	store_read_end(&r);
 
 	CHECK_EQ_U64(store_txn_begin(s, &t), 0);
-	CHECK_EQ_U64(store_log_prune(t, 2, 5, 2, &pruned), 0);
+	CHECK_EQ_U64(store_log_prune(t, 2, 5, UINT64_MAX, 2, &pruned), 0);
 	CHECK_EQ_U64(pruned, 2); /* 3 (del a: purged), 4 */
-	CHECK_EQ_U64(store_log_prune(t, 2, 5, 2, &pruned), 0);
+	CHECK_EQ_U64(store_log_prune(t, 2, 5, UINT64_MAX, 2, &pruned), 0);
 	CHECK_EQ_U64(pruned, 1); /* 5 (del b: b is live again, stays) */
-	CHECK_EQ_U64(store_log_prune(t, 2, 5, 2, &pruned), 0);
+	CHECK_EQ_U64(store_log_prune(t, 2, 5, UINT64_MAX, 2, &pruned), 0);
 	CHECK_EQ_U64(pruned, 0); /* 6 > 5 */
 	CHECK_EQ_U64(store_txn_commit(t), 0);
 	CHECK_EQ_U64(store_read_begin(&r), 0);
@@ -1076,16 +1076,16 @@ static void retention(void)
 	/* the rest: 7 (del c: c's tombstone is now origin 3's, stays), 8
 	 * (del d: purged); an upto below the floor never lowers it */
 	CHECK_EQ_U64(store_txn_begin(s, &t), 0);
-	CHECK_EQ_U64(store_log_prune(t, 2, UINT64_MAX, 100, &pruned), 0);
+	CHECK_EQ_U64(store_log_prune(t, 2, UINT64_MAX, UINT64_MAX, 100, &pruned), 0);
 	CHECK_EQ_U64(pruned, 3);
-	CHECK_EQ_U64(store_log_prune(t, 2, 1, 100, &pruned), 0);
+	CHECK_EQ_U64(store_log_prune(t, 2, 1, UINT64_MAX, 100, &pruned), 0);
 	CHECK_EQ_U64(pruned, 0);
-	CHECK_EQ_U64(store_log_prune(t, 9, 100, 100, &pruned), 0); /* no log */
+	CHECK_EQ_U64(store_log_prune(t, 9, 100, UINT64_MAX, 100, &pruned), 0); /* no log */
 	CHECK_EQ_U64(pruned, 0);
-	CHECK_EQ_U64(store_log_prune(t, 1, 100, 0, &pruned), 0); /* max 0 */
+	CHECK_EQ_U64(store_log_prune(t, 1, 100, UINT64_MAX, 0, &pruned), 0); /* max 0 */
 	CHECK_EQ_U64(pruned, 0);
 	/* our own log: the local delete's tombstone goes with it */
-	CHECK_EQ_U64(store_log_prune(t, 1, 2, 10, &pruned), 0);
+	CHECK_EQ_U64(store_log_prune(t, 1, 2, UINT64_MAX, 10, &pruned), 0);
 	CHECK_EQ_U64(pruned, 2);
 	CHECK_EQ_U64(store_txn_commit(t), 0);
 	CHECK_EQ_U64(store_read_begin(&r), 0);
