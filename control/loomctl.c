@@ -1,11 +1,17 @@
 /*
  * loomctl: the operator's CLI for loom-controld (ca, cert, node, status,
- * stats) and for local chores (passwd). This build has the command table
- * and help; `passwd` works, and each other command's implementation
- * arrives with the control-plane issue: until then it says so and exits 1.
+ * stats) and for local chores (passwd). `passwd` and the cluster PKI
+ * (`ca init`, `cert issue|revoke|list|verify`, control/pki.h,
+ * docs/CONTROL.md) work; node, status and stats arrive with the rest of
+ * the control-plane issue: until then they say so and exit 1.
+ *
+ * Exit codes: 0 done, 1 failed (a file, the crypto, or a refusal such as
+ * an existing CA or a duplicate node), 2 usage (unknown option, bad
+ * argument or name); `cert verify` adds 10..15, one per reason.
  */
 #include "dataplane/http/auth.h"
 #include "common/base64.h"
+#include "control/pki.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -15,6 +21,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LOOMCTL_VERSION "0.1.0"
@@ -36,9 +43,14 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"ca init", "--dir DIR", "create the cluster CA (ECDSA P-256)"},
-	{"cert issue", "NODE --days N", "issue a node certificate"},
-	{"cert revoke", "SERIAL", "revoke a certificate"},
+	{"ca init", "[--cluster NAME] [--days N]",
+	 "create the cluster CA (ECDSA P-256)"},
+	{"cert issue", "NODE [--days N] [--out DIR]",
+	 "issue a node certificate and key"},
+	{"cert revoke", "SERIAL", "revoke a certificate, rewrite the CRL"},
+	{"cert list", "[--json]", "the issued certificates and their status"},
+	{"cert verify", "CERT [--name NODE]",
+	 "check a certificate as loom-controld does"},
 	{"node add", "NAME --mgmt ADDR --data ADDR", "add a node to the cluster"},
 	{"node remove", "NAME", "remove a node and withdraw its keys"},
 	{"status", "[--json]", "links, key epochs, per-origin lag"},
@@ -55,6 +67,10 @@ static void usage(FILE *f)
 		        commands[i].args, commands[i].help);
 	fputs("\n  -h, --help     this text\n  -V, --version  print the version\n",
 	      f);
+	fputs("\nca and cert commands take --dir DIR, the CA directory (default "
+	      PKI_DEFAULT_DIR "),\nand --help (`loomctl cert issue --help`). "
+	      "Exit codes: 0 done, 1 failed,\n2 usage; cert verify 10..15 "
+	      "(see its --help).\n", f);
 	fputs("\npasswd: the password is the first line of stdin (its final LF,\n"
 	      "or CR LF, removed; empty, or holding a control character, is\n"
 	      "refused; prompted for without echo on a terminal). Prints\n"
@@ -249,6 +265,609 @@ static int cmd_passwd(int argc, char **argv)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* ---- ca and cert: the cluster PKI (control/pki.h) ------------------ */
+
+#define DIR_HELP                                                             \
+	"  --dir DIR     the CA directory (default " PKI_DEFAULT_DIR ")\n"
+#define EXIT_HELP                                                            \
+	"\nexit: 0 done, 1 failed (message on stderr), 2 usage\n"
+
+static const char help_ca_init[] =
+	"usage: loomctl ca init [--dir DIR] [--cluster NAME] [--days N] "
+	"[--force]\n"
+	"\n"
+	"Creates the cluster CA in DIR (made, mode 0700, if missing): an ECDSA\n"
+	"P-256 key (ca.key.pem, mode 0600), the self-signed CA certificate\n"
+	"(ca.crt.pem, CN \"loom cluster CA NAME\"), the serial counter, the\n"
+	"register issued.txt and an empty CRL (crl.pem). Refuses a DIR that\n"
+	"already holds a CA.\n"
+	"\n"
+	DIR_HELP
+	"  --cluster NAME  the cluster's name in the CN, [A-Za-z0-9_.-]{1,47}\n"
+	"                (default: a random 8-hex-digit id)\n"
+	"  --days N      validity in days, 1..36500 (default 3650); notBefore\n"
+	"                is an hour back, for peers whose clocks lag\n"
+	"  --force       replace an existing CA: the counter, register and\n"
+	"                CRL start over, and every certificate the old CA\n"
+	"                issued stops verifying\n"
+	EXIT_HELP;
+
+static const char help_cert_issue[] =
+	"usage: loomctl cert issue NODE [--dir DIR] [--days N] [--out DIR] "
+	"[--force]\n"
+	"\n"
+	"Issues NODE a certificate signed by the CA: a new ECDSA P-256 key,\n"
+	"CN and DNS subjectAltName = NODE, keyUsage digitalSignature and\n"
+	"keyAgreement, extKeyUsage serverAuth and clientAuth, the next serial.\n"
+	"Writes NODE.key.pem (mode 0600), NODE.crt.pem and copies of\n"
+	"ca.crt.pem and crl.pem into the output directory: what the node's\n"
+	"loom-controld needs. Refuses a NODE holding a certificate that is\n"
+	"neither revoked nor expired.\n"
+	"\n"
+	"  NODE          the node's name as in the topology: [A-Za-z0-9_.-]\n"
+	"                {1,63}, not '.', '..' or 'ca' (else exit 2)\n"
+	DIR_HELP
+	"  --days N      validity in days, 1..36500 (default 365), within the\n"
+	"                CA's; notBefore is an hour back\n"
+	"  --out DIR     the output directory (default DIR/nodes/NODE)\n"
+	"  --force       issue even so (the older certificate stays valid\n"
+	"                until revoked)\n"
+	EXIT_HELP;
+
+static const char help_cert_revoke[] =
+	"usage: loomctl cert revoke SERIAL [--dir DIR]\n"
+	"\n"
+	"Marks SERIAL (decimal, as `cert list` shows it) revoked in the\n"
+	"register and rewrites DIR/crl.pem, signed by the CA. Copy crl.pem to\n"
+	"every node: a node refuses the certificate once its loom-controld\n"
+	"has the new list. Revoking a revoked serial changes nothing and\n"
+	"exits 0.\n"
+	"\n"
+	"  SERIAL        a serial of the register (else exit 1)\n"
+	DIR_HELP
+	EXIT_HELP;
+
+static const char help_cert_list[] =
+	"usage: loomctl cert list [--dir DIR] [--json]\n"
+	"\n"
+	"The certificates the CA issued, from its register: serial, node,\n"
+	"validity and status: valid, revoked, expired or not-yet-valid.\n"
+	"\n"
+	DIR_HELP
+	"  --json        one JSON object: {\"ca\": CN, \"dir\": DIR, \"certs\":\n"
+	"                [{\"serial\", \"node\", \"not_before\", \"not_after\",\n"
+	"                \"status\", \"revoked_at\" (null unless revoked)}]}\n"
+	EXIT_HELP;
+
+static const char help_cert_verify[] =
+	"usage: loomctl cert verify CERT [--name NODE] [--dir DIR | --ca FILE "
+	"--crl FILE]\n"
+	"\n"
+	"Checks CERT (PEM or DER) the way loom-controld checks a peer at the\n"
+	"handshake: signed by the cluster CA, inside its validity and the\n"
+	"CA's now, not on the CRL and, with --name, CN and a DNS\n"
+	"subjectAltName equal to NODE. Prints the reason of a failure.\n"
+	"\n"
+	"  --name NODE   the name the certificate must carry\n"
+	DIR_HELP
+	"  --ca FILE     the CA certificate instead of DIR (a node's copy);\n"
+	"  --crl FILE    and its CRL (both needed)\n"
+	"\n"
+	"exit: 0 valid, 1 failed to check (a file missing or broken), 2 usage,\n"
+	"  10 bad-chain (not signed by this CA, or a CA certificate)\n"
+	"  11 expired (the certificate or the CA)\n"
+	"  12 not-yet-valid (the certificate or the CA)\n"
+	"  13 revoked (on the CRL)\n"
+	"  14 wrong-name (CN or DNS name is not NODE)\n"
+	"  15 malformed (not an X.509 certificate)\n";
+
+static const char help_ca[] =
+	"usage: loomctl ca init [--dir DIR] [--cluster NAME] [--days N] "
+	"[--force]\n"
+	"(`loomctl ca init --help` for details)\n";
+
+static const char help_cert[] =
+	"usage: loomctl cert COMMAND [ARGS] [--dir DIR]\n"
+	"\n"
+	"  cert issue NODE [--days N] [--out DIR] [--force]\n"
+	"  cert revoke SERIAL\n"
+	"  cert list [--json]\n"
+	"  cert verify CERT [--name NODE] [--ca FILE --crl FILE]\n"
+	"\n"
+	"(`loomctl cert COMMAND --help` for details)\n";
+
+static bool is_help(const char *a)
+{
+	return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0;
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (is_help(argv[i]))
+			return true;
+	return false;
+}
+
+/* A usage error: the message, the synopsis (the help's first line), 2. */
+static int usage_error(const char *cmd, const char *help, const char *fmt,
+                       const char *arg)
+{
+	fprintf(stderr, "loomctl %s: ", cmd);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n%.*s\n(loomctl %s --help for more)\n",
+	        (int)strcspn(help, "\n"), help, cmd);
+	return 2;
+}
+
+/* argv[*i] is `name VALUE` or `name=VALUE`: 1 and *val; 0 if argv[*i] is
+ * another argument; -1 if the value is missing. */
+static int opt_val(int argc, char **argv, int *i, const char *name,
+                   const char **val)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(name);
+	if (strncmp(a, name, n) != 0)
+		return 0;
+	if (a[n] == '=') {
+		*val = a + n + 1;
+		return 1;
+	}
+	if (a[n] != '\0')
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*val = argv[++*i];
+	return 1;
+}
+
+static int parse_u64(const char *s, uint64_t min, uint64_t max,
+                     uint64_t *out)
+{
+	char *end = NULL;
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* Options every ca/cert command parses the same way. */
+struct pki_args {
+	const char *cmd, *help;
+	const char *dir;
+	const char *pos;        /* the one positional argument */
+	const char *pos_name;   /* its name in messages; NULL: none taken */
+	uint64_t days;
+	bool days_set, force, json;
+	const char *cluster, *out, *name, *ca, *crl;
+};
+
+/* Returns 0, or the exit code (2) after the message. `allowed` lists the
+ * options this command takes, as "--days --force ...". */
+static int pki_parse(struct pki_args *p, int argc, char **argv,
+                     const char *allowed)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		static const char *const valued[] = {
+			"--dir", "--cluster", "--days", "--out", "--name",
+			"--ca", "--crl",
+		};
+		int m = 0;
+		size_t k;
+		for (k = 0; k < sizeof valued / sizeof valued[0]; k++) {
+			if (strstr(allowed, valued[k]) == NULL &&
+			    strcmp(valued[k], "--dir") != 0)
+				continue;
+			m = opt_val(argc, argv, &i, valued[k], &v);
+			if (m != 0)
+				break;
+		}
+		if (m < 0)
+			return usage_error(p->cmd, p->help, "%s needs a value",
+			                   valued[k]);
+		if (m > 0) {
+			const char *o = valued[k];
+			if (strcmp(o, "--dir") == 0) {
+				p->dir = v;
+			} else if (strcmp(o, "--cluster") == 0) {
+				p->cluster = v;
+			} else if (strcmp(o, "--days") == 0) {
+				if (parse_u64(v, 1, PKI_DAYS_MAX, &p->days) != 0)
+					return usage_error(p->cmd, p->help,
+					                   "--days must be an "
+					                   "integer in 1..36500, "
+					                   "got '%s'", v);
+				p->days_set = true;
+			} else if (strcmp(o, "--out") == 0) {
+				p->out = v;
+			} else if (strcmp(o, "--name") == 0) {
+				p->name = v;
+			} else if (strcmp(o, "--ca") == 0) {
+				p->ca = v;
+			} else {
+				p->crl = v;
+			}
+			if (*v == '\0')
+				return usage_error(p->cmd, p->help,
+				                   "%s needs a non-empty value",
+				                   o);
+			continue;
+		}
+		if (strcmp(a, "--force") == 0 && strstr(allowed, "--force")) {
+			p->force = true;
+		} else if (strcmp(a, "--json") == 0 &&
+		           strstr(allowed, "--json")) {
+			p->json = true;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			return usage_error(p->cmd, p->help,
+			                   "unknown option '%s'", a);
+		} else if (p->pos_name == NULL) {
+			return usage_error(p->cmd, p->help,
+			                   "unexpected argument '%s'", a);
+		} else if (p->pos != NULL) {
+			return usage_error(p->cmd, p->help,
+			                   "one argument only, got another: "
+			                   "'%s'", a);
+		} else {
+			p->pos = a;
+		}
+	}
+	if (p->pos_name != NULL && p->pos == NULL)
+		return usage_error(p->cmd, p->help, "%s missing", p->pos_name);
+	return 0;
+}
+
+static void print_files(const char *dir, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("  %s/%s\n", dir, names[i]);
+}
+
+/* loomctl ca init [--dir DIR] [--cluster NAME] [--days N] [--force] */
+static int cmd_ca_init(int argc, char **argv)
+{
+	struct pki_args p = {.cmd = "ca init", .help = help_ca_init,
+	                     .dir = PKI_DEFAULT_DIR, .days = PKI_CA_DAYS};
+	char cluster[16], err[512], until[PKI_TIME_LEN];
+	if (wants_help(argc, argv)) {
+		fputs(help_ca_init, stdout);
+		return 0;
+	}
+	int rc = pki_parse(&p, argc, argv, "--cluster --days --force");
+	if (rc != 0)
+		return rc;
+	if (p.cluster == NULL) {
+		uint8_t id[4];
+		if (getrandom(id, sizeof id, 0) != (ssize_t)sizeof id) {
+			fprintf(stderr, "loomctl ca init: getrandom: %s\n",
+			        strerror(errno));
+			return 1;
+		}
+		snprintf(cluster, sizeof cluster, "%02x%02x%02x%02x", id[0],
+		         id[1], id[2], id[3]);
+		p.cluster = cluster;
+	} else if (!pki_valid_cluster_name(p.cluster)) {
+		return usage_error(p.cmd, p.help, "'%s' is not a cluster name "
+		                   "([A-Za-z0-9_.-]{1,47})", p.cluster);
+	}
+	time_t now = time(NULL);
+	time_t not_after = now + (time_t)p.days * 86400;
+	if (pki_ca_init(p.dir, p.cluster, now - PKI_BACKDATE_SECS, not_after,
+	                p.force, err, sizeof err) != 0) {
+		fprintf(stderr, "loomctl ca init: %s\n", err);
+		return 1;
+	}
+	static const char *const files[] = {
+		"ca.key.pem  (the CA key, mode 0600: it stays here)",
+		"ca.crt.pem  (the CA certificate: every node gets a copy)",
+		"crl.pem     (the revocation list: every node gets a copy)",
+		"serial, issued.txt",
+	};
+	pki_time_format(not_after, until);
+	printf("created the cluster CA \"" PKI_CA_CN_PREFIX "%s\" in %s, "
+	       "valid until %s\n", p.cluster, p.dir, until);
+	print_files(p.dir, files, sizeof files / sizeof files[0]);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static struct pki_ca *open_ca(const char *cmd, const char *dir,
+                              bool with_key)
+{
+	struct pki_ca *ca;
+	char err[512];
+	if (pki_ca_open(dir, with_key, &ca, err, sizeof err) != 0) {
+		fprintf(stderr, "loomctl %s: %s\n", cmd, err);
+		return NULL;
+	}
+	return ca;
+}
+
+/* loomctl cert issue NODE [--dir DIR] [--days N] [--out DIR] [--force] */
+static int cmd_cert_issue(int argc, char **argv)
+{
+	struct pki_args p = {.cmd = "cert issue", .help = help_cert_issue,
+	                     .dir = PKI_DEFAULT_DIR, .days = PKI_CERT_DAYS,
+	                     .pos_name = "NODE"};
+	char err[512], out[4096], a[PKI_TIME_LEN], b[PKI_TIME_LEN];
+	if (wants_help(argc, argv)) {
+		fputs(help_cert_issue, stdout);
+		return 0;
+	}
+	int rc = pki_parse(&p, argc, argv, "--days --out --force");
+	if (rc != 0)
+		return rc;
+	if (!pki_valid_node_name(p.pos))
+		return usage_error(p.cmd, p.help, "'%s' is not a node name "
+		                   "([A-Za-z0-9_.-]{1,63}, not '.', '..' or "
+		                   "'ca')", p.pos);
+	struct pki_ca *ca = open_ca(p.cmd, p.dir, true);
+	if (ca == NULL)
+		return 1;
+	time_t now = time(NULL);
+	time_t not_before = now - PKI_BACKDATE_SECS;
+	time_t not_after = now + (time_t)p.days * 86400;
+	if (not_before < pki_ca_not_before(ca))
+		not_before = pki_ca_not_before(ca);
+	if (not_after > pki_ca_not_after(ca)) {
+		pki_time_format(pki_ca_not_after(ca), a);
+		fprintf(stderr, "loomctl cert issue: %llu days would outlive "
+		        "the CA (valid until %s): --days %lld at most\n",
+		        (unsigned long long)p.days, a,
+		        (long long)((pki_ca_not_after(ca) - now) / 86400));
+		pki_ca_free(ca);
+		return 1;
+	}
+	struct pki_record rec;
+	rc = pki_cert_issue(ca, p.pos, not_before, not_after, p.out, p.force,
+	                    &rec, err, sizeof err);
+	pki_ca_free(ca);
+	if (rc != 0) {
+		fprintf(stderr, "loomctl cert issue: %s\n", err);
+		return 1;
+	}
+	if (p.out != NULL)
+		snprintf(out, sizeof out, "%s", p.out);
+	else
+		snprintf(out, sizeof out, "%s/nodes/%s", p.dir, p.pos);
+	pki_time_format(rec.not_before, a);
+	pki_time_format(rec.not_after, b);
+	printf("issued serial %llu to node %s, valid %s to %s\n",
+	       (unsigned long long)rec.serial, rec.node, a, b);
+	printf("  %s/%s.key.pem  (mode 0600)\n  %s/%s.crt.pem\n", out,
+	       rec.node, out, rec.node);
+	static const char *const files[] = {"ca.crt.pem", "crl.pem"};
+	print_files(out, files, 2);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* loomctl cert revoke SERIAL [--dir DIR] */
+static int cmd_cert_revoke(int argc, char **argv)
+{
+	struct pki_args p = {.cmd = "cert revoke", .help = help_cert_revoke,
+	                     .dir = PKI_DEFAULT_DIR, .pos_name = "SERIAL"};
+	char err[512];
+	uint64_t serial;
+	if (wants_help(argc, argv)) {
+		fputs(help_cert_revoke, stdout);
+		return 0;
+	}
+	int rc = pki_parse(&p, argc, argv, "");
+	if (rc != 0)
+		return rc;
+	if (parse_u64(p.pos, 1, UINT64_MAX - 1, &serial) != 0)
+		return usage_error(p.cmd, p.help, "'%s' is not a serial (a "
+		                   "decimal integer >= 1)", p.pos);
+	struct pki_ca *ca = open_ca(p.cmd, p.dir, true);
+	if (ca == NULL)
+		return 1;
+	rc = pki_cert_revoke(ca, serial, time(NULL), err, sizeof err);
+	struct pki_record *recs = NULL;
+	size_t n = 0;
+	const char *node = "?";
+	if (rc >= 0 && pki_cert_list(ca, &recs, &n, err, sizeof err) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (recs[i].serial == serial)
+				node = recs[i].node;
+	if (rc < 0)
+		fprintf(stderr, "loomctl cert revoke: %s\n", err);
+	else if (rc == 1)
+		fprintf(stderr, "loomctl cert revoke: serial %llu (node %s) "
+		        "was already revoked; nothing changed\n",
+		        (unsigned long long)serial, node);
+	else
+		printf("revoked serial %llu (node %s); %s/crl.pem rewritten: "
+		       "copy it to every node\n", (unsigned long long)serial,
+		       node, p.dir);
+	free(recs);
+	pki_ca_free(ca);
+	if (rc < 0)
+		return 1;
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static const char *status_of(const struct pki_record *r, time_t now)
+{
+	if (r->revoked)
+		return "revoked";
+	if (now > r->not_after)
+		return "expired";
+	if (now < r->not_before)
+		return "not-yet-valid";
+	return "valid";
+}
+
+/* loomctl cert list [--dir DIR] [--json] */
+static int cmd_cert_list(int argc, char **argv)
+{
+	struct pki_args p = {.cmd = "cert list", .help = help_cert_list,
+	                     .dir = PKI_DEFAULT_DIR};
+	char err[512], a[PKI_TIME_LEN], b[PKI_TIME_LEN], r[PKI_TIME_LEN];
+	if (wants_help(argc, argv)) {
+		fputs(help_cert_list, stdout);
+		return 0;
+	}
+	int rc = pki_parse(&p, argc, argv, "--json");
+	if (rc != 0)
+		return rc;
+	struct pki_ca *ca = open_ca(p.cmd, p.dir, false);
+	if (ca == NULL)
+		return 1;
+	struct pki_record *recs;
+	size_t n;
+	if (pki_cert_list(ca, &recs, &n, err, sizeof err) != 0) {
+		fprintf(stderr, "loomctl cert list: %s\n", err);
+		pki_ca_free(ca);
+		return 1;
+	}
+	time_t now = time(NULL);
+	if (p.json) {
+		fputs("{\"ca\":", stdout);
+		json_str(stdout, pki_ca_name(ca));
+		fputs(",\"dir\":", stdout);
+		json_str(stdout, p.dir);
+		fputs(",\"certs\":[", stdout);
+	} else {
+		printf("# %s (%s)\n%-8s %-24s %-20s %-20s %s\n",
+		       pki_ca_name(ca), p.dir, "SERIAL", "NODE", "NOT_BEFORE",
+		       "NOT_AFTER", "STATUS");
+	}
+	for (size_t i = 0; i < n; i++) {
+		pki_time_format(recs[i].not_before, a);
+		pki_time_format(recs[i].not_after, b);
+		pki_time_format(recs[i].revoked_at, r);
+		const char *st = status_of(&recs[i], now);
+		if (p.json) {
+			printf("%s{\"serial\":%llu,\"node\":", i ? "," : "",
+			       (unsigned long long)recs[i].serial);
+			json_str(stdout, recs[i].node);
+			printf(",\"not_before\":\"%s\",\"not_after\":\"%s\","
+			       "\"status\":\"%s\",\"revoked_at\":", a, b, st);
+			if (recs[i].revoked)
+				printf("\"%s\"}", r);
+			else
+				fputs("null}", stdout);
+		} else {
+			printf("%-8llu %-24s %-20s %-20s %s%s%s\n",
+			       (unsigned long long)recs[i].serial,
+			       recs[i].node, a, b, st,
+			       recs[i].revoked ? " at " : "",
+			       recs[i].revoked ? r : "");
+		}
+	}
+	if (p.json)
+		fputs("]}\n", stdout);
+	free(recs);
+	pki_ca_free(ca);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* loomctl cert verify CERT [--name NODE] [--dir DIR | --ca F --crl F] */
+static int cmd_cert_verify(int argc, char **argv)
+{
+	struct pki_args p = {.cmd = "cert verify", .help = help_cert_verify,
+	                     .pos_name = "CERT"};
+	char err[512], why[512];
+	if (wants_help(argc, argv)) {
+		fputs(help_cert_verify, stdout);
+		return 0;
+	}
+	int rc = pki_parse(&p, argc, argv, "--name --ca --crl");
+	if (rc != 0)
+		return rc;
+	if (p.name != NULL && !pki_valid_node_name(p.name))
+		return usage_error(p.cmd, p.help, "'%s' is not a node name "
+		                   "([A-Za-z0-9_.-]{1,63}, not '.', '..' or "
+		                   "'ca')", p.name);
+	if ((p.ca != NULL || p.crl != NULL) && p.dir != NULL)
+		return usage_error(p.cmd, p.help, "%s", "--dir, or --ca and "
+		                   "--crl: not both");
+	if ((p.ca == NULL) != (p.crl == NULL))
+		return usage_error(p.cmd, p.help, "%s", "--ca and --crl go "
+		                   "together");
+	struct pki_ca *ca;
+	if (p.ca != NULL) {
+		if (pki_ca_load(p.ca, p.crl, &ca, err, sizeof err) != 0) {
+			fprintf(stderr, "loomctl cert verify: %s\n", err);
+			return 1;
+		}
+	} else {
+		ca = open_ca(p.cmd, p.dir ? p.dir : PKI_DEFAULT_DIR, false);
+		if (ca == NULL)
+			return 1;
+	}
+	uint8_t *der;
+	size_t len;
+	if (pki_read_cert_file(p.pos, &der, &len, err, sizeof err) != 0) {
+		fprintf(stderr, "loomctl cert verify: %s\n", err);
+		pki_ca_free(ca);
+		return 1;
+	}
+	int v = pki_verify_peer(ca, der, len, p.name, time(NULL), why,
+	                        sizeof why);
+	free(der);
+	pki_ca_free(ca);
+	if (v == PKI_VERIFY_OK) {
+		printf("%s: ok: %s\n", p.pos, why);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
+	fprintf(stderr, "loomctl cert verify: %s: %s: %s\n", p.pos,
+	        pki_verify_str(v), why);
+	return v >= PKI_VERIFY_BAD_CHAIN && v <= PKI_VERIFY_MALFORMED ?
+	       9 + v : 1;
+}
+
+/* loomctl ca SUB ... and loomctl cert SUB ...: argv[0] is "ca"/"cert". */
+static int cmd_group(int argc, char **argv)
+{
+	static const struct {
+		const char *group, *sub;
+		int (*fn)(int, char **);
+	} subs[] = {
+		{"ca", "init", cmd_ca_init},
+		{"cert", "issue", cmd_cert_issue},
+		{"cert", "revoke", cmd_cert_revoke},
+		{"cert", "list", cmd_cert_list},
+		{"cert", "verify", cmd_cert_verify},
+	};
+	const char *group = argv[0];
+	const char *help = strcmp(group, "ca") == 0 ? help_ca : help_cert;
+	if (argc < 2) {
+		fputs(help, stderr);
+		return 2;
+	}
+	if (is_help(argv[1])) {
+		fputs(help, stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+		if (strcmp(subs[i].group, group) == 0 &&
+		    strcmp(subs[i].sub, argv[1]) == 0)
+			return subs[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "loomctl %s: unknown command '%s'\n", group, argv[1]);
+	fputs(help, stderr);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -265,6 +884,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "passwd") == 0)
 		return cmd_passwd(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ca") == 0 || strcmp(argv[1], "cert") == 0)
+		return cmd_group(argc - 1, argv + 1);
 	char name[64];
 	snprintf(name, sizeof name, "%s%s%s", argv[1], argc > 2 ? " " : "",
 	         argc > 2 ? argv[2] : "");

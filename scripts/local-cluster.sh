@@ -1,42 +1,53 @@
 #!/usr/bin/env bash
-# local-cluster.sh: a working local Loom on this machine, from nothing, as root.
+# local-cluster.sh: a working local Loom cluster on this machine, from
+# nothing, as root.
 #
 #   scripts/local-cluster.sh [up]    install packages, build, bring up a devnet
-#                                    (network namespaces only), start loomd and
-#                                    show it answering ARP and ping, then
-#                                    write a record over HTTP and read it back
+#                                    (network namespaces only), start three
+#                                    loomd nodes replicating to each other,
+#                                    write a record on node 1 and read it back
+#                                    from nodes 2 and 3
 #   scripts/local-cluster.sh status  what is running
-#   scripts/local-cluster.sh down    stop loomd and remove the devnet
+#   scripts/local-cluster.sh down    stop the nodes and remove the devnet
 #
-# Today this is one node: replication and the control plane (mTLS) arrive
-# with their issues, and then this starts three nodes and shows a record
-# written on one read back from the others. State lives in /run/loom-demo.
+# The links between the nodes are authenticated and encrypted with keys
+# derived from a cluster secret (RUN/cluster.key) until the control plane
+# (loom-controld, mTLS) hands them out. State lives in /run/loom-demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$PWD
 TAG=demo
 RUN=/run/loom-$TAG
 BUILD=$SRC/build
+NODES=3
 
 die() { echo "local-cluster: $*" >&2; exit 1; }
 
 down() {
-  if [[ -f $RUN/n1.pid ]]; then
-    local pid; pid=$(cat "$RUN/n1.pid")
+  local i pid
+  for ((i = 1; i <= NODES; i++)); do
+    [[ -f $RUN/n$i.pid ]] || continue
+    pid=$(cat "$RUN/n$i.pid")
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid"
       for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       kill -9 "$pid" 2>/dev/null || true
     fi
-  fi
+  done
   scripts/devnet.sh down --tag "$TAG" >/dev/null
-  rm -rf "$RUN"
+  rm -rf "${RUN:?}" /var/run/dpdk/loom-"$TAG"-n*
   echo "local-cluster: down"
 }
 
 status() {
-  if [[ -f $RUN/n1.pid ]] && kill -0 "$(cat "$RUN/n1.pid")" 2>/dev/null; then
-    echo "loomd n1 running (pid $(cat "$RUN/n1.pid")), log $RUN/n1.log, counters $RUN/stats.json"
+  local i running=0
+  for ((i = 1; i <= NODES; i++)); do
+    if [[ -f $RUN/n$i.pid ]] && kill -0 "$(cat "$RUN/n$i.pid")" 2>/dev/null; then
+      echo "loomd n$i running (pid $(cat "$RUN/n$i.pid")), log $RUN/n$i.log, counters $RUN/n$i/stats.json"
+      running=1
+    fi
+  done
+  if ((running)); then
     scripts/devnet.sh status --tag "$TAG"
   else
     echo "local-cluster: not running"
@@ -48,48 +59,82 @@ up() {
   scripts/install-deps.sh
   cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$BUILD" -j"$(nproc)" --target loomd loom-controld loomctl >/dev/null
-  if [[ -f $RUN/n1.pid ]]; then down >/dev/null; fi
+  if [[ -d $RUN ]]; then down >/dev/null; fi
   mkdir -p "$RUN"
-  scripts/devnet.sh up --nodes 1 --clients 1 --tag "$TAG" --force >/dev/null
-  local state node_ns node_ip prefix cli_ns
+  scripts/devnet.sh up --nodes "$NODES" --clients 1 --tag "$TAG" --force >/dev/null
+  local state prefix cli_ns i j peers
+  local -a ns ip
   state=$(scripts/devnet.sh status --tag "$TAG" --json)
-  node_ns=$(jq -r '.nodes[0].ns' <<<"$state")
-  node_ip=$(jq -r '.nodes[0].ip' <<<"$state")
   prefix=$(jq -r '.prefix' <<<"$state")
   cli_ns=$(jq -r '.clients[0].ns' <<<"$state")
+  for ((i = 1; i <= NODES; i++)); do
+    ns[i]=$(jq -r ".nodes[$((i - 1))].ns" <<<"$state")
+    ip[i]=$(jq -r ".nodes[$((i - 1))].ip" <<<"$state")
+  done
+  od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$RUN/cluster.key"
+  chmod 600 "$RUN/cluster.key"
 
-  scripts/node-config.sh --tag "$TAG" --node 1 --ip "$node_ip/$prefix" --dir "$RUN" \
-    >"$RUN/n1.ini"
-  "$BUILD/loomd" --check-config "$RUN/n1.ini"
-  ip netns exec "$node_ns" setsid "$BUILD/loomd" --config "$RUN/n1.ini" \
-    >"$RUN/n1.log" 2>&1 </dev/null &
-  echo $! >"$RUN/n1.pid"
-  for _ in $(seq 1 300); do
-    grep -q "polling port" "$RUN/n1.log" && break
-    kill -0 "$(cat "$RUN/n1.pid")" 2>/dev/null || { cat "$RUN/n1.log"; die "loomd exited"; }
+  for ((i = 1; i <= NODES; i++)); do
+    peers=""
+    for ((j = 1; j <= NODES; j++)); do
+      ((j == i)) || peers+="${peers:+,}$j=${ip[j]}"
+    done
+    mkdir -p "$RUN/n$i"
+    scripts/node-config.sh --tag "$TAG" --node "$i" --ip "${ip[i]}/$prefix" --dir "$RUN/n$i" \
+      --peers "$peers" --repl-secret "$RUN/cluster.key" >"$RUN/n$i.ini"
+    "$BUILD/loomd" --check-config "$RUN/n$i.ini" >/dev/null
+    ip netns exec "${ns[i]}" setsid "$BUILD/loomd" --config "$RUN/n$i.ini" \
+      >"$RUN/n$i.log" 2>&1 </dev/null &
+    echo $! >"$RUN/n$i.pid"
+  done
+  for ((i = 1; i <= NODES; i++)); do
+    for _ in $(seq 1 300); do
+      grep -q "polling port" "$RUN/n$i.log" && break
+      kill -0 "$(cat "$RUN/n$i.pid")" 2>/dev/null || { cat "$RUN/n$i.log"; die "loomd n$i exited"; }
+      sleep 0.2
+    done
+    grep -q "polling port" "$RUN/n$i.log" || { tail "$RUN/n$i.log"; die "loomd n$i did not start"; }
+    echo "== loomd n$i is up at ${ip[i]} in namespace ${ns[i]} (log $RUN/n$i.log)"
+  done
+
+  echo "== from client namespace $cli_ns: ping ${ip[1]}"
+  ip netns exec "$cli_ns" ping -n -c 2 -i 0.2 -W 5 "${ip[1]}"
+  echo "== the replication links come up (each node shows its peers)"
+  local url up=0
+  for _ in $(seq 1 150); do
+    up=0
+    for ((i = 1; i <= NODES; i++)); do
+      url="http://${ip[i]}:9926/metrics"
+      n=$(ip netns exec "$cli_ns" curl -sS -m 2 "$url" 2>/dev/null |
+        awk '/^loom_repl_peer_up\{/ {s += $2} END {print s + 0}')
+      ((n == NODES - 1)) && up=$((up + 1))
+    done
+    ((up == NODES)) && break
     sleep 0.2
   done
-  grep -q "polling port" "$RUN/n1.log" || { tail "$RUN/n1.log"; die "loomd did not start"; }
+  ((up == NODES)) || die "the replication links did not come up (see $RUN/n*.log)"
+  echo "every node has its $((NODES - 1)) links up"
 
-  echo "== loomd n1 is up at $node_ip in namespace $node_ns (log $RUN/n1.log)"
-  echo "== from client namespace $cli_ns: arping $node_ip"
-  ip netns exec "$cli_ns" arping -c 2 -w 10 -I eth0 "$node_ip"
-  echo "== from client namespace $cli_ns: ping $node_ip"
-  ip netns exec "$cli_ns" ping -n -c 3 -i 0.2 -W 5 "$node_ip"
-  local url="http://$node_ip:9926" loc
-  echo "== from client namespace $cli_ns: POST a record to $url/demo/ (loomd's own TCP and HTTP)"
+  local loc
+  url="http://${ip[1]}:9926"
+  echo "== POST a record to node 1: $url/demo/ (Loom's own TCP and HTTP)"
   loc=$(ip netns exec "$cli_ns" curl -sS -m 10 -D - -o /dev/null -X POST \
     -H 'Content-Type: application/json' \
-    -d '{"name":"first record","written_by":"local-cluster.sh"}' "$url/demo/" |
+    -d '{"name":"first record","written_on":"node 1"}' "$url/demo/" |
     tr -d '\r' | awk -F': ' 'tolower($1) == "location" {print $2}')
   [[ -n $loc ]] || die "POST $url/demo/ did not answer 201 with a Location"
-  echo "201 Created, Location: $loc (committed to LMDB before the answer)"
-  echo "== GET $url$loc"
-  ip netns exec "$cli_ns" curl -sS -m 10 -f "$url$loc"
-  echo
-  sleep 1.2
-  echo "== loomd counters (totals)"
-  jq -c '.totals' "$RUN/stats.json"
+  echo "201 Created, Location: $loc (committed to node 1's LMDB before the answer)"
+  for ((i = 2; i <= NODES; i++)); do
+    url="http://${ip[i]}:9926$loc"
+    echo "== GET it from node $i: $url"
+    local body=""
+    for _ in $(seq 1 100); do
+      body=$(ip netns exec "$cli_ns" curl -sS -m 2 -f "$url" 2>/dev/null) && break
+      sleep 0.1
+    done
+    [[ -n $body ]] || die "node $i does not have $loc"
+    echo "$body"
+  done
   echo "== stop with: scripts/local-cluster.sh down"
 }
 
@@ -97,6 +142,6 @@ case ${1:-up} in
   up) up ;;
   down) down ;;
   status) status ;;
-  -h|--help) sed -n '2,13p' "$0" ;;
+  -h|--help) sed -n '2,16p' "$0" ;;
   *) die "unknown command ${1} (up, status, down)" ;;
 esac
