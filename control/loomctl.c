@@ -11,6 +11,7 @@
  */
 #include "dataplane/http/auth.h"
 #include "common/base64.h"
+#include "common/names.h"
 #include "control/pki.h"
 
 #include <errno.h>
@@ -83,19 +84,6 @@ static void usage(FILE *f)
 	      "  printf '%s\\n' \"$PASSWORD\" | loomctl passwd admin\n", f);
 }
 
-static bool valid_user(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 63)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
-			return false;
-	}
-	return true;
-}
 
 static void wipe(void *p, size_t n)
 {
@@ -221,7 +209,7 @@ static int cmd_passwd(int argc, char **argv)
 		      "password-line\n", stderr);
 		return 2;
 	}
-	if (!valid_user(user)) {
+	if (!loom_name_valid(user, 63)) {
 		fprintf(stderr, "loomctl passwd: '%s' is not a user name "
 		        "([A-Za-z0-9_.-]{1,63})\n", user);
 		return 2;

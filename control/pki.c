@@ -21,6 +21,7 @@
 #include <wolfssl/wolfcrypt/signature.h>
 
 #include "control/pki.h"
+#include "common/names.h"
 #include "common/base64.h"
 
 #include <errno.h>
@@ -148,29 +149,16 @@ static void printable(char *dst, size_t cap, const char *src, size_t n)
 
 /* ---- names --------------------------------------------------------- */
 
-static bool name_chars(const char *s, size_t max)
-{
-	size_t n = s != NULL ? strlen(s) : 0;
-	if (n == 0 || n > max)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
-			return false;
-	}
-	return true;
-}
 
 bool pki_valid_node_name(const char *s)
 {
-	return name_chars(s, PKI_NAME_MAX) && strcmp(s, ".") != 0 &&
+	return loom_name_valid(s, PKI_NAME_MAX) && strcmp(s, ".") != 0 &&
 	       strcmp(s, "..") != 0 && strcmp(s, "ca") != 0;
 }
 
 bool pki_valid_cluster_name(const char *s)
 {
-	return name_chars(s, PKI_CLUSTER_MAX);
+	return loom_name_valid(s, PKI_CLUSTER_MAX);
 }
 
 /* ---- time ---------------------------------------------------------- */
