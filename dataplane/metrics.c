@@ -307,6 +307,12 @@ static void repl_metrics(struct out *o, const struct loomd *app)
 	for (uint16_t i = 0; i < np; i++)
 		line(o, "loom_repl_peer_up{peer=\"%u\"} %d\n", pi[i].id,
 		     pi[i].up ? 1 : 0);
+	line(o, "# HELP loom_repl_relay_via the peer relaying an origin to us "
+	        "while its own link is down (0: none)\n"
+	        "# TYPE loom_repl_relay_via gauge\n");
+	for (uint16_t i = 0; i < np; i++)
+		line(o, "loom_repl_relay_via{origin=\"%u\"} %u\n", pi[i].id,
+		     pi[i].via);
 	line(o, "# HELP loom_repl_cursor highest contiguous seq of an origin "
 	        "applied here\n# TYPE loom_repl_cursor gauge\n");
 	for (uint16_t i = 0; i < np; i++)

@@ -154,6 +154,7 @@ static int cmd_peers(const char *cmd, const char *params,
 		PEER_FIELD("acked", pi.acked);
 		PEER_FIELD("sent", pi.sent);
 		PEER_FIELD("reconnects", pi.reconnects);
+		PEER_FIELD("relay_via", pi.via);
 #undef PEER_FIELD
 	}
 	return 0;

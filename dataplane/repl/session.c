@@ -136,6 +136,18 @@ struct rconn {
 	struct frame_rx rx;
 };
 
+/* One origin's log streamed to one peer: ours, or another origin's that
+ * the peer asked us to relay. */
+struct rstream {
+	bool subscribed;
+	bool stalled;       /* an entry we cannot send (above max frame, a
+	                       hole above the log's floor): stopped until it
+	                       subscribes again */
+	uint64_t next_send, acked, sent;
+};
+
+#define VIA_NONE (-1)
+
 struct rpeer {
 	uint16_t id;
 	uint32_t ip_be;
@@ -154,13 +166,18 @@ struct rpeer {
 	bool sub_wait;      /* sent: BATCHes not starting at sub_from dropped */
 	uint64_t sub_from;
 	uint64_t sub_not_before_us;
-	/* our origin, streamed to it */
-	bool subscribed;
-	bool stalled;       /* an entry we cannot send (above max frame, a
-	                       hole above the log's floor): stopped until it
-	                       subscribes again */
 	bool up;            /* link up (repl_min_acked_up; ATOMIC_SET) */
-	uint64_t next_send, acked, sent; /* acked: ATOMIC_SET */
+	/* our origin, streamed to it (out.acked: ATOMIC_SET) */
+	struct rstream out;
+	/* other origins relayed to it (failover), by their peer index */
+	struct rstream relay_out[LOOM_MAX_PEERS];
+	/* its origin, relayed to us by another peer while our link to it is
+	 * down (failover): the relaying peer's index or VIA_NONE */
+	int16_t via;
+	bool relay_sub_owed, relay_sub_wait, relay_ack_owed;
+	uint64_t relay_sub_from;
+	uint64_t down_since_us;
+	uint8_t rr;         /* which stream goes first on the next poll */
 	uint8_t *txbuf;
 	/* a merge copy of our records to it (session.h, step 6) */
 	uint8_t copy_tx;    /* enum copy_tx_state */
@@ -211,6 +228,20 @@ static inline uint64_t now_us(const struct repl *r)
 static inline struct rpeer *peer_of(const struct rconn *c)
 {
 	return &c->r->peers[c->peer];
+}
+
+/* The index of the peer with this id (its origin), or -1. */
+static int peer_index(const struct repl *r, uint16_t id)
+{
+	for (uint16_t i = 0; i < r->cfg.n_peers; i++)
+		if (r->peers[i].id == id)
+			return i;
+	return -1;
+}
+
+static inline bool peer_up(const struct rpeer *p)
+{
+	return p->conn != NULL && p->conn->state == CS_UP;
 }
 
 /* Attached and past the TCP handshake: frames may flow. */
@@ -288,12 +319,24 @@ static void peer_detach(struct repl *r, struct rpeer *p, struct rconn *c)
 		r->st.links_down++;
 	p->conn = NULL;
 	p->gen++;
+	p->down_since_us = now_us(r);
 	ATOMIC_SET(p->up, false);
+	/* Its relays of other origins to us, and ours to it, end with the
+	 * link; the next poll picks another peer for those origins. */
+	memset(p->relay_out, 0, sizeof p->relay_out);
+	for (uint16_t i = 0; i < r->cfg.n_peers; i++) {
+		struct rpeer *x = &r->peers[i];
+		if (x->via == (int16_t)(p - r->peers)) {
+			x->via = VIA_NONE;
+			x->relay_sub_owed = x->relay_sub_wait = false;
+			x->relay_ack_owed = false;
+		}
+	}
 	p->ack_owed = false;
 	p->sub_owed = false;
 	p->sub_wait = false;
-	p->subscribed = false;
-	p->stalled = false;
+	p->out.subscribed = false;
+	p->out.stalled = false;
 	/* A copy restarts from scratch on the next link (its SUBSCRIBE
 	 * decides); records already applied stay (LWW), no cursor moved. */
 	p->copy_tx = CT_NONE;
@@ -466,7 +509,7 @@ static bool reader_ready(struct repl *r)
 
 static void set_acked(struct rpeer *p, uint64_t seq)
 {
-	ATOMIC_SET(p->acked, seq);
+	ATOMIC_SET(p->out.acked, seq);
 }
 
 /* --- merge copy, sender side ------------------------------------------------ */
@@ -517,8 +560,8 @@ static bool copy_begin(struct rconn *c)
 	p->copy_n = n;
 	p->copy_tx = CT_START;
 	p->copy_resume = false;
-	p->subscribed = false; /* no BATCH until the copy's end */
-	p->stalled = false;
+	p->out.subscribed = false; /* no BATCH until the copy's end */
+	p->out.stalled = false;
 	r->st.copies++;
 	return true;
 }
@@ -549,7 +592,7 @@ static void copy_abort(struct rconn *c, const char *reason)
 {
 	struct rpeer *p = peer_of(c);
 	p->copy_tx = CT_NONE;
-	p->stalled = true;
+	p->out.stalled = true;
 	c->r->st.copy_failures++;
 	send_error(c, MSG_ERR_INTERNAL, reason);
 }
@@ -698,35 +741,37 @@ static void copy_stream(struct rconn *c)
 		uint64_t v = copy_vec_seq(p->copy_vec, p->copy_n,
 		                          r->cfg.node_id);
 		p->copy_tx = CT_NONE;
-		p->subscribed = true;
-		p->stalled = false;
-		p->next_send = v + 1;
-		if (v > p->sent)
-			p->sent = v;
+		p->out.subscribed = true;
+		p->out.stalled = false;
+		p->out.next_send = v + 1;
+		if (v > p->out.sent)
+			p->out.sent = v;
 	}
 }
 
 /*
- * Stream BATCHes of our log to the peer while it is subscribed, the window
- * has credit, the log has committed entries and the send buffer has room.
- * Entries go from the LMDB pages straight into the cipher (frame_sealv).
+ * Stream BATCHes of origin's log (s: ours, or one we relay) to the peer
+ * while it is subscribed, the window has credit, the log has entries up
+ * to head (committed here) and the send buffer has room. Entries go from
+ * the LMDB pages straight into the cipher (frame_sealv).
  */
-static void stream(struct rconn *c)
+static void stream(struct rconn *c, struct rstream *s, uint16_t origin,
+                   uint64_t head)
 {
 	struct repl *r = c->r;
 	struct rpeer *p = peer_of(c);
-	uint64_t head = own_seq(r);
+	bool own = origin == r->cfg.node_id;
 	size_t max_fr = c->peer_max_frame < r->cfg.max_frame
 	                ? c->peer_max_frame : r->cfg.max_frame;
 	uint8_t hdr[MSG_BATCH_HDR];
 
-	while (p->subscribed && !p->stalled && c->tx_len == 0 &&
+	while (s->subscribed && !s->stalled && c->tx_len == 0 &&
 	       c->state == CS_UP) {
-		uint64_t from = p->next_send;
-		if (from > head || from > p->acked + r->cfg.window)
+		uint64_t from = s->next_send;
+		if (from > head || from > s->acked + r->cfg.window)
 			return;
 		uint64_t lim = head - from + 1;
-		uint64_t credit = p->acked + r->cfg.window - from + 1;
+		uint64_t credit = s->acked + r->cfg.window - from + 1;
 		if (credit < lim)
 			lim = credit;
 		if (r->batch_max < lim)
@@ -739,7 +784,7 @@ static void stream(struct rconn *c)
 		if (!reader_ready(r))
 			return;
 		struct store_log_iter it;
-		if (store_log_iter_open(&r->reader, r->cfg.node_id, from,
+		if (store_log_iter_open(&r->reader, origin, from,
 		                        &it) != 0)
 			return;
 		uint32_t n = 0;
@@ -773,6 +818,18 @@ static void stream(struct rconn *c)
 		}
 		if (n == 0) {
 			store_log_iter_close(&it);
+			if (!own) {
+				/* A relayed origin: this node's copy of its log
+				 * has a hole (pruned) or an entry too big for the
+				 * peer: the relay stops; the peer gets that
+				 * origin's entries from it directly (a merge
+				 * copy, if need be) once the link is back. */
+				if (hole || too_big) {
+					s->stalled = true;
+					r->st.relay_stalls++;
+				}
+				return;
+			}
 			if (!too_big) {
 				/* Nothing at `from`: not committed in this
 				 * snapshot yet, or pruned since the peer
@@ -791,7 +848,7 @@ static void stream(struct rconn *c)
 			 * above its floor (never: pruning raises the floor
 			 * first): stop streaming to it until it subscribes
 			 * again. */
-			p->stalled = true;
+			s->stalled = true;
 			if (hole)
 				send_error(c, MSG_ERR_PRUNED,
 				           "log pruned past your cursor");
@@ -800,7 +857,7 @@ static void stream(struct rconn *c)
 				           "entry above max frame");
 			return;
 		}
-		msg_batch_header(hdr, r->cfg.node_id, from, n);
+		msg_batch_header(hdr, origin, from, n);
 		r->iov[0] = (struct aead_iov){hdr, sizeof hdr};
 		size_t fl;
 		enum frame_status st = frame_sealv(&c->tx, MSG_BATCH, 0, r->iov,
@@ -820,9 +877,66 @@ static void stream(struct rconn *c)
 		r->st.bytes_sent += fl;
 		r->st.batches_sent++;
 		r->st.entries_sent += n;
-		p->next_send = from + n;
-		p->sent = p->next_send - 1;
+		if (!own)
+			r->st.relay_entries_sent += n;
+		s->next_send = from + n;
+		s->sent = s->next_send - 1;
 		c->last_tx_us = now_us(r);
+	}
+}
+
+/*
+ * What we owe this link for the origins it relays to us (failover): ACKs
+ * of what we applied, and SUBSCRIBEs from our cursor (only with nothing
+ * of that origin in flight, as for our own SUBSCRIBEs). false when a
+ * frame did not fit (the rest waits).
+ */
+static bool relay_tx(struct rconn *c)
+{
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	for (uint16_t i = 0; i < r->cfg.n_peers; i++) {
+		struct rpeer *x = &r->peers[i];
+		if (x->via != (int16_t)c->peer)
+			continue;
+		if (x->relay_ack_owed) {
+			if (!send_ack(c, x->id, x->cursor))
+				return false;
+			x->relay_ack_owed = false;
+			r->st.acks_sent++;
+		}
+		if (x->relay_sub_owed && x->inflight == 0 &&
+		    p->copy_rx == CR_NONE) {
+			if (!send_subscribe(c, x->id, x->cursor + 1))
+				return false;
+			x->relay_sub_owed = false;
+			x->relay_sub_wait = true;
+			x->relay_sub_from = x->cursor + 1;
+			r->st.relay_subscribes_sent++;
+		}
+	}
+	return true;
+}
+
+/* Our own stream and every relayed one to the peer, a different one
+ * first on each call so that none starves the others of send space. */
+static void streams(struct rconn *c)
+{
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	uint16_t n = (uint16_t)(r->cfg.n_peers + 1);
+	uint16_t first = (uint16_t)(p->rr++ % n);
+	for (uint16_t k = 0; k < n; k++) {
+		uint16_t i = (uint16_t)((first + k) % n);
+		if (i == 0) {
+			if (p->out.subscribed)
+				stream(c, &p->out, r->cfg.node_id, own_seq(r));
+			continue;
+		}
+		struct rstream *rs = &p->relay_out[i - 1];
+		if (rs->subscribed && i - 1 != c->peer)
+			stream(c, rs, r->peers[i - 1].id,
+			       r->peers[i - 1].cursor);
 	}
 }
 
@@ -879,10 +993,12 @@ static void conn_tx(struct rconn *c)
 		p->sub_from = p->cursor + 1;
 		r->st.subscribes_sent++;
 	}
+	if (!relay_tx(c))
+		return;
 	if (p->copy_tx != CT_NONE)
 		copy_stream(c);
-	else if (p->subscribed)
-		stream(c);
+	else
+		streams(c);
 	if (c->state != CS_UP || p->conn != c)
 		return;
 	if (now_us(r) - c->last_tx_us >= (uint64_t)r->cfg.ping_ms * 1000u &&
@@ -942,10 +1058,18 @@ static void link_up(struct rconn *c, const struct msg_hello *h)
 	p->sub_owed = true;
 	p->sub_wait = false;
 	p->sub_not_before_us = 0;
-	p->subscribed = false;
+	p->out.subscribed = false;
 	p->copy_tx = CT_NONE;
 	p->copy_rx = CR_NONE;
 	p->copy_rx_bad = false;
+	/* Its origin comes straight from it again: a relay of it stops being
+	 * acknowledged, so the relaying peer sends at most a window more,
+	 * and dropped here (batch_take). */
+	if (p->via != VIA_NONE)
+		r->st.relays_ended++;
+	p->via = VIA_NONE;
+	p->relay_sub_owed = p->relay_sub_wait = p->relay_ack_owed = false;
+	p->down_since_us = 0;
 	ATOMIC_SET(p->up, true);
 }
 
@@ -984,15 +1108,27 @@ static void on_subscribe(struct rconn *c, const struct msg_subscribe *s)
 	struct repl *r = c->r;
 	struct rpeer *p = peer_of(c);
 	r->st.subscribes_received++;
-	if (s->origin != r->cfg.node_id)
-		return; /* relaying another origin: not yet (failover) */
+	if (s->origin != r->cfg.node_id) {
+		/* Failover: the peer cannot reach that origin and asks us
+		 * for its entries from our copy of its log. */
+		int xi = peer_index(r, s->origin);
+		if (xi < 0 || xi == c->peer)
+			return;
+		struct rstream *rs = &p->relay_out[xi];
+		rs->subscribed = true;
+		rs->stalled = false;
+		rs->next_send = s->from_seq;
+		rs->acked = rs->sent = s->from_seq - 1;
+		r->st.relay_subscribes_received++;
+		return;
+	}
 	if (p->copy_tx != CT_NONE)
 		return; /* a copy is running: its end answers this too */
-	p->subscribed = true;
-	p->stalled = false;
-	p->next_send = s->from_seq;
+	p->out.subscribed = true;
+	p->out.stalled = false;
+	p->out.next_send = s->from_seq;
 	set_acked(p, s->from_seq - 1);
-	p->sent = s->from_seq - 1;
+	p->out.sent = s->from_seq - 1;
 	/* Entries it needs were pruned here: a merge copy first. (If the
 	 * store cannot tell now, stream() finds out at the hole.) */
 	if (needs_copy(r, s->from_seq) == 1)
@@ -1004,11 +1140,23 @@ static void on_ack(struct rconn *c, const struct msg_ack *a)
 	struct repl *r = c->r;
 	struct rpeer *p = peer_of(c);
 	r->st.acks_received++;
-	if (a->origin != r->cfg.node_id || a->seq <= p->acked)
+	if (a->origin != r->cfg.node_id) {
+		int xi = peer_index(r, a->origin);
+		if (xi < 0 || xi == c->peer)
+			return;
+		struct rstream *rs = &p->relay_out[xi];
+		if (a->seq <= rs->acked)
+			return;
+		rs->acked = a->seq;
+		if (rs->next_send <= a->seq)
+			rs->next_send = a->seq + 1;
+		return;
+	}
+	if (a->seq <= p->out.acked)
 		return;
 	set_acked(p, a->seq);
-	if (p->next_send <= a->seq)
-		p->next_send = a->seq + 1; /* it has them from elsewhere */
+	if (p->out.next_send <= a->seq)
+		p->out.next_send = a->seq + 1; /* it has them from elsewhere */
 }
 
 static void note_head(struct rpeer *p, uint64_t seq)
@@ -1138,7 +1286,10 @@ static bool submit(struct rconn *c, struct write_req *w)
 	}
 	c->held = NULL;
 	c->parked = false;
-	peer_of(c)->inflight++;
+	/* Counted for the origin: its SUBSCRIBEs wait for none in flight,
+	 * whichever link brought them (failover relays included). */
+	int oi = peer_index(r, w->origin);
+	r->peers[oi >= 0 ? oi : c->peer].inflight++;
 	return true;
 }
 
@@ -1250,6 +1401,67 @@ static void copy_end_submit(struct rconn *c)
 	p->copy_rx = CR_END_SUBMITTED;
 }
 
+/* Fill w as the WRITE_REMOTE of the decoded BATCH b (in w->data). */
+static void remote_req(struct rconn *c, struct write_req *w,
+                       const struct msg_batch *b)
+{
+	struct repl *r = c->r;
+	uint8_t *f = (uint8_t *)w->data;
+	w->op = WRITE_REMOTE;
+	w->io_index = r->cfg.io_index;
+	w->key_len = 0;
+	w->table_len = 0;
+	w->flags = 0;
+	w->body_off = (uint32_t)(b->entries - f);
+	w->body_len = (uint32_t)b->entries_len;
+	w->conn_slot = c->peer;
+	w->conn_gen = peer_of(c)->gen;
+	w->next = NULL;
+	w->origin = b->origin;
+	w->n_entries = b->count;
+	w->first_seq = b->first_seq;
+	w->result = 0;
+	w->store_err = 0;
+	w->seq = 0;
+	/* The frame header is spent once opened: it keeps the last entry's
+	 * hlc for the completion (last_applied_hlc). */
+	put_be(f + 8, batch_last_hlc(b), 8);
+}
+
+/*
+ * A BATCH of another origin x (failover): taken only while x is relayed
+ * to us by this peer and the stream starts where we subscribed it; else
+ * it is stale (the direct link came back, or we resubscribed) and
+ * dropped. Never during a copy of this peer's records (we resubscribe
+ * the relay after it).
+ */
+static bool relay_take(struct rconn *c, struct write_req *w,
+                       const struct msg_batch *b)
+{
+	struct repl *r = c->r;
+	struct rpeer *p = peer_of(c);
+	int xi = peer_index(r, b->origin);
+	struct rpeer *x = xi >= 0 ? &r->peers[xi] : NULL;
+	if (x == NULL || x->via != (int16_t)c->peer || p->copy_rx != CR_NONE ||
+	    x->relay_sub_owed ||
+	    (x->relay_sub_wait && b->first_seq != x->relay_sub_from)) {
+		if (x != NULL && x->via == (int16_t)c->peer &&
+		    p->copy_rx != CR_NONE) {
+			x->relay_sub_owed = true; /* after the copy */
+			x->relay_sub_wait = false;
+		}
+		r->st.relay_batches_dropped++;
+		r->ops.req_free(r->ops.user, w);
+		c->parked = false;
+		return true;
+	}
+	x->relay_sub_wait = false;
+	note_head(x, b->first_seq + b->count - 1);
+	r->st.relay_entries_received += b->count;
+	remote_req(c, w, b);
+	return submit(c, w);
+}
+
 /*
  * The whole BATCH frame is in w->data[0..flen) (and consumed from TCP):
  * open it there, decode it and submit its entries in place. false when
@@ -1274,8 +1486,7 @@ static bool batch_take(struct rconn *c, struct write_req *w, size_t flen)
 		return copy_take(c, w, &v);
 	struct msg_batch b;
 	if (msg_check_header(v.type, v.flags) != 0 ||
-	    msg_batch_decode(v.payload, v.payload_len, &b) != 0 ||
-	    b.origin != p->id) {
+	    msg_batch_decode(v.payload, v.payload_len, &b) != 0) {
 		r->ops.req_free(r->ops.user, w);
 		conn_fail(c, MSG_ERR_PROTOCOL, "malformed BATCH");
 		return false;
@@ -1283,6 +1494,8 @@ static bool batch_take(struct rconn *c, struct write_req *w, size_t flen)
 	r->st.batches_received++;
 	r->st.entries_received += b.count;
 	uint64_t last = b.first_seq + b.count - 1;
+	if (b.origin != p->id)
+		return relay_take(c, w, &b);
 	note_head(p, last);
 	if (p->copy_rx != CR_NONE) {
 		/* The peer is copying its records to us: its origin's
@@ -1301,25 +1514,7 @@ static bool batch_take(struct rconn *c, struct write_req *w, size_t flen)
 		return true;
 	}
 	p->sub_wait = false;
-	w->op = WRITE_REMOTE;
-	w->io_index = r->cfg.io_index;
-	w->key_len = 0;
-	w->table_len = 0;
-	w->flags = 0;
-	w->body_off = (uint32_t)(b.entries - f);
-	w->body_len = (uint32_t)b.entries_len;
-	w->conn_slot = c->peer;
-	w->conn_gen = p->gen;
-	w->next = NULL;
-	w->origin = b.origin;
-	w->n_entries = b.count;
-	w->first_seq = b.first_seq;
-	w->result = 0;
-	w->store_err = 0;
-	w->seq = 0;
-	/* The frame header is spent once opened: it keeps the last entry's
-	 * hlc for the completion (last_applied_hlc). */
-	put_be(f + 8, batch_last_hlc(&b), 8);
+	remote_req(c, w, &b);
 	return submit(c, w);
 }
 
@@ -1601,6 +1796,34 @@ static void peer_connect(struct repl *r, struct rpeer *p)
 	}
 }
 
+/*
+ * Failover (DESIGN §4): an origin whose link has been down for dead_ms is
+ * asked for through the first other peer that is up (from our cursor;
+ * duplicates are harmless, the store skips them). A peer that cannot
+ * reach it either has nothing new to send; a cluster of three has only
+ * one choice anyway.
+ */
+static void relay_pick(struct repl *r, uint64_t now, uint64_t dead)
+{
+	for (uint16_t i = 0; i < r->cfg.n_peers; i++) {
+		struct rpeer *x = &r->peers[i];
+		if (peer_up(x) || x->via != VIA_NONE ||
+		    now - x->down_since_us < dead)
+			continue;
+		for (uint16_t k = 0; k < r->cfg.n_peers; k++) {
+			struct rpeer *v = &r->peers[k];
+			if (k == i || !peer_up(v) || v->copy_rx != CR_NONE)
+				continue;
+			x->via = (int16_t)k;
+			x->relay_sub_owed = true;
+			x->relay_sub_wait = false;
+			x->relay_ack_owed = false;
+			r->st.relays_started++;
+			break;
+		}
+	}
+}
+
 void repl_poll(struct repl *r)
 {
 	uint64_t now = now_us(r);
@@ -1634,6 +1857,7 @@ void repl_poll(struct repl *r)
 		if (p->conn == c)
 			conn_tx(c);
 	}
+	relay_pick(r, now, dead);
 	if (r->have_reader)
 		store_read_end(&r->reader);
 }
@@ -1710,10 +1934,16 @@ void repl_complete(struct repl *r, struct write_req *w)
 		return;
 	}
 	struct rpeer *p = &r->peers[pi];
-	if (p->inflight > 0)
-		p->inflight--;
+	/* o: the origin's peer (p itself, but for a relayed BATCH) */
+	int oi = peer_index(r, w->origin);
+	struct rpeer *o = oi >= 0 ? &r->peers[oi] : p;
+	if (o->inflight > 0)
+		o->inflight--;
 	struct rconn *c = p->conn;
 	bool current = c != NULL && c->state == CS_UP && w->conn_gen == p->gen;
+	bool relayed = o != p;
+	if (relayed)
+		current = current && o->via == (int16_t)pi;
 	if (w->op == WRITE_COPY) {
 		copy_complete(r, p, w, current);
 		return;
@@ -1722,28 +1952,36 @@ void repl_complete(struct repl *r, struct write_req *w)
 		copy_end_complete(r, p, w, current);
 		return;
 	}
+	/* the SUBSCRIBE state of o's stream on this link */
+	bool *sub_owed = relayed ? &o->relay_sub_owed : &p->sub_owed;
+	bool sub_wait = relayed ? o->relay_sub_wait : p->sub_wait;
 	switch (w->result) {
 	case WRITE_OK:
-		if (w->seq > p->cursor) {
-			r->st.entries_applied += w->seq - p->cursor;
-			p->cursor = w->seq;
+		if (w->seq > o->cursor) {
+			r->st.entries_applied += w->seq - o->cursor;
+			o->cursor = w->seq;
 		}
 		if (w->seq >= w->first_seq + w->n_entries - 1)
-			p->last_applied_hlc = get_be((uint8_t *)w->data + 8, 8);
-		note_head(p, p->cursor);
-		if (current)
-			p->ack_owed = true; /* next poll: one per burst */
+			o->last_applied_hlc = get_be((uint8_t *)w->data + 8, 8);
+		note_head(o, o->cursor);
+		if (current) {
+			/* next poll: one per burst */
+			if (relayed)
+				o->relay_ack_owed = true;
+			else
+				p->ack_owed = true;
+		}
 		break;
 	case WRITE_GAP:
 		r->st.gaps++;
-		if (w->seq > p->cursor) {
-			r->st.entries_applied += w->seq - p->cursor;
-			p->cursor = w->seq;
+		if (w->seq > o->cursor) {
+			r->st.entries_applied += w->seq - o->cursor;
+			o->cursor = w->seq;
 		}
 		/* Once: the batches after it gap too until the peer restarts
 		 * from the cursor. */
-		if (current && !p->sub_owed && !p->sub_wait)
-			p->sub_owed = true;
+		if (current && !*sub_owed && !sub_wait)
+			*sub_owed = true;
 		break;
 	case WRITE_INVALID:
 		/* The peer sent entries the store refuses. */
@@ -1753,12 +1991,14 @@ void repl_complete(struct repl *r, struct write_req *w)
 		return;
 	default:
 		/* Nothing of it committed (map full, LMDB error): try again
-		 * from the cursor a little later. */
-		if (current && !p->sub_owed && !p->sub_wait) {
-			p->sub_owed = true;
-			p->sub_not_before_us =
-				now_us(r) +
-				(uint64_t)r->cfg.reconnect_min_ms * 1000u;
+		 * from the cursor a little later (a relay: at once, its
+		 * SUBSCRIBE waits for the storage ring like any). */
+		if (current && !*sub_owed && !sub_wait) {
+			*sub_owed = true;
+			if (!relayed)
+				p->sub_not_before_us =
+					now_us(r) +
+					(uint64_t)r->cfg.reconnect_min_ms * 1000u;
 		}
 		break;
 	}
@@ -1848,6 +2088,8 @@ struct repl *repl_create(const struct repl_config *cfg, struct tcp_stack *tcp,
 		p->ip_be = cfg->peers[i].ip_be;
 		p->connector = cfg->node_id < p->id;
 		p->backoff_ms = r->cfg.reconnect_min_ms;
+		p->via = VIA_NONE;
+		p->down_since_us = now_us(r);
 		if (store_cursor(&r->reader, p->id, &p->cursor) != 0) {
 			store_read_end(&r->reader);
 			goto fail;
@@ -1939,7 +2181,7 @@ uint64_t repl_min_acked_up(const struct repl *r, unsigned *n_up)
 		const struct rpeer *p = &r->peers[i];
 		if (!ATOMIC_GET(p->up))
 			continue;
-		uint64_t a = ATOMIC_GET(p->acked);
+		uint64_t a = ATOMIC_GET(p->out.acked);
 		up++;
 		if (a < min)
 			min = a;
@@ -1953,7 +2195,7 @@ uint64_t repl_min_acked_all(const struct repl *r)
 {
 	uint64_t min = UINT64_MAX;
 	for (uint16_t i = 0; i < r->cfg.n_peers; i++) {
-		uint64_t a = ATOMIC_GET(r->peers[i].acked);
+		uint64_t a = ATOMIC_GET(r->peers[i].out.acked);
 		if (a < min)
 			min = a;
 	}
@@ -1976,8 +2218,9 @@ void repl_peer_info(const struct repl *r, uint16_t i,
 	out->up = p->conn != NULL && p->conn->state == CS_UP;
 	out->cursor = p->cursor;
 	out->head = p->head;
-	out->acked = p->acked;
-	out->sent = p->sent;
+	out->acked = p->out.acked;
+	out->sent = p->out.sent;
 	out->last_applied_hlc = p->last_applied_hlc;
 	out->reconnects = p->reconnects;
+	out->via = p->via != VIA_NONE ? r->peers[p->via].id : 0;
 }

@@ -115,7 +115,10 @@ struct repl_config {
 	X(subscribes_received) X(gaps) X(pings_sent) X(hello_refused)        \
 	X(frames_rejected) X(backpressure_waits) X(copies)                   \
 	X(copy_records_sent) X(copy_batches_sent) X(copies_received)         \
-	X(copy_records_received) X(copy_batches_dropped) X(copy_failures)
+	X(copy_records_received) X(copy_batches_dropped) X(copy_failures)   \
+	X(relays_started) X(relays_ended) X(relay_subscribes_sent)           \
+	X(relay_subscribes_received) X(relay_entries_sent)                   \
+	X(relay_entries_received) X(relay_batches_dropped) X(relay_stalls)
 
 struct repl_stats {
 #define REPL_STATS_FIELD(name) uint64_t name;
@@ -134,6 +137,8 @@ struct repl_peer_info {
 	uint64_t last_applied_hlc; /* version of the last entry applied from
 	                              it (for the lag in seconds) */
 	uint64_t reconnects;
+	uint16_t via;          /* its origin relayed to us by this peer (its
+	                          id; 0 = none): failover */
 };
 
 struct repl;

@@ -14,6 +14,8 @@
 #   confirm:  X-Replicate-To: confirm=2 answers after both peers; 504 with
 #             a peer down; the write still replicates
 #   faults:   converge with 2% drop and 1% reorder on every port
+#   relay:    the link of two nodes cut (bridge port isolation): each
+#             gets the other's writes relayed by the third; heal
 loom_script_test(cluster_converge cluster tests/cluster/test_cluster_converge.sh)
 set_tests_properties(cluster_converge PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1800)
 loom_script_test(cluster_kill cluster tests/cluster/test_cluster_kill.sh)
@@ -30,3 +32,5 @@ loom_script_test(cluster_confirm cluster tests/cluster/test_cluster_confirm.sh)
 set_tests_properties(cluster_confirm PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 900)
 loom_script_test(cluster_faults cluster tests/cluster/test_cluster_faults.sh)
 set_tests_properties(cluster_faults PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1800)
+loom_script_test(cluster_relay cluster tests/cluster/test_cluster_relay.sh)
+set_tests_properties(cluster_relay PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1200)

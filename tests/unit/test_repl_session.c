@@ -1577,6 +1577,77 @@ static void test_copy_three(void)
 	teardown();
 }
 
+/* Failover: the A-B link is cut (both still reach C) while A and B write.
+ * After dead_ms each asks C for the other's origin (SUBSCRIBE of a foreign
+ * origin), C relays those logs from its own copies, and all three
+ * converge with the link still cut. When the link heals, A and B take
+ * each other's origin straight again, the relays end, and later writes
+ * converge too; no write is lost. */
+static void test_relay(void)
+{
+	if (!setup(3))
+		return;
+	struct node *a = &F.n[0], *b = &F.n[1], *c = &F.n[2];
+	run_ms(100);
+	CHECK(all_up());
+	local_writes(a, 100, 0, 100000, 1);
+	local_writes(b, 100, 1000, 100000, 1);
+	CHECK(run_until_converged(5000));
+	F.cut[0][1] = F.cut[1][0] = true;
+	for (unsigned k = 0; k < 8; k++) {
+		local_writes(a, 40, 100 + k * 40, 100000, 2);
+		local_writes(b, 40, 1100 + k * 40, 100000, 2);
+		local_writes(c, 10, 2000 + k * 10, 100000, 2);
+		run_ms(100);
+	}
+	CHECK(run_until_converged(20000));
+	CHECK(!info(a, b->id).up);
+	CHECK(!info(b, a->id).up);
+	CHECK_EQ_U64(info(a, b->id).via, c->id);
+	CHECK_EQ_U64(info(b, a->id).via, c->id);
+	CHECK_EQ_U64(info(c, a->id).via, 0);
+	CHECK_EQ_U64(cursor_of(b, a->id), 420);
+	CHECK_EQ_U64(cursor_of(a, b->id), 420);
+	CHECK(stats(a)->relays_started >= 1);
+	CHECK(stats(b)->relays_started >= 1);
+	CHECK(stats(a)->relay_subscribes_sent >= 1);
+	CHECK(stats(c)->relay_subscribes_received >= 2);
+	CHECK(stats(c)->relay_entries_sent >= 640);
+	CHECK(stats(a)->relay_entries_received >= 320);
+	CHECK(stats(b)->relay_entries_received >= 320);
+	CHECK_EQ_U64(stats(a)->copies + stats(b)->copies + stats(c)->copies, 0);
+	/* healed: straight links again, relays over */
+	F.cut[0][1] = F.cut[1][0] = false;
+	for (unsigned k = 0; k < 4; k++) {
+		local_writes(a, 25, 500 + k * 25, 100000, 3);
+		local_writes(b, 25, 1500 + k * 25, 100000, 3);
+		run_ms(50);
+	}
+	CHECK(run_until_converged(20000));
+	run_ms(3 * DEAD_MS);
+	CHECK(all_up());
+	CHECK_EQ_U64(info(a, b->id).via, 0);
+	CHECK_EQ_U64(info(b, a->id).via, 0);
+	CHECK(stats(a)->relays_ended >= 1);
+	CHECK(stats(b)->relays_ended >= 1);
+	CHECK_EQ_U64(cursor_of(b, a->id), 520);
+	CHECK_EQ_U64(cursor_of(c, b->id), 520);
+	struct digest d = digest_of(a);
+	CHECK_EQ_U64(d.records, 520 + 520 + 80);
+	for (unsigned i = 0; i < 3; i++) {
+		const struct repl_stats *s = stats(&F.n[i]);
+		printf("  relay: node %u: relays started %llu ended %llu, "
+		       "entries relayed sent %llu received %llu, stale "
+		       "dropped %llu\n", F.n[i].id,
+		       (unsigned long long)s->relays_started,
+		       (unsigned long long)s->relays_ended,
+		       (unsigned long long)s->relay_entries_sent,
+		       (unsigned long long)s->relay_entries_received,
+		       (unsigned long long)s->relay_batches_dropped);
+	}
+	teardown();
+}
+
 int main(void)
 {
 	test_two_nodes();
@@ -1594,5 +1665,6 @@ int main(void)
 	test_copy_failed();
 	test_copy_hole();
 	test_copy_three();
+	test_relay();
 	CHECK_DONE();
 }
