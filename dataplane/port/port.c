@@ -81,6 +81,64 @@ static int port_claim_traffic(struct loom_port *p, const struct loom_config *cfg
 	return 0;
 }
 
+/*
+ * The replication port to the repl lcore's queue (the last one) in the
+ * NIC: TCP segments to our address with repl_port as destination (peers
+ * connecting to us) or as source (answers to our connects). Software
+ * steering stays on behind it, so a device that takes no such rules (or
+ * takes one and not the other) only costs the io lcores a ring hand-off;
+ * hence a refusal is logged, not fatal. Created before port_claim_traffic's
+ * broader IPv4 rule: the more specific rule first.
+ */
+static void port_steer_repl(struct loom_port *p, const struct loom_config *cfg)
+{
+	struct rte_flow_error err;
+	const struct rte_flow_attr attr = {.ingress = 1};
+	uint16_t q = (uint16_t)(p->n_queues - 1);
+	struct rte_flow_action_queue to = {.index = q};
+	const struct rte_flow_action actions[] = {
+		{.type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &to},
+		{.type = RTE_FLOW_ACTION_TYPE_END},
+	};
+	struct rte_flow_item_ipv4 ip_spec = {.hdr.dst_addr = cfg->ip_be};
+	struct rte_flow_item_ipv4 ip_mask = {.hdr.dst_addr = RTE_BE32(0xffffffff)};
+	struct rte_flow *made[2] = {NULL, NULL};
+
+	for (int dir = 0; dir < 2; dir++) {
+		struct rte_flow_item_tcp tcp_spec, tcp_mask;
+		memset(&tcp_spec, 0, sizeof tcp_spec);
+		memset(&tcp_mask, 0, sizeof tcp_mask);
+		if (dir == 0) {
+			tcp_spec.hdr.dst_port = rte_cpu_to_be_16(cfg->repl_port);
+			tcp_mask.hdr.dst_port = RTE_BE16(0xffff);
+		} else {
+			tcp_spec.hdr.src_port = rte_cpu_to_be_16(cfg->repl_port);
+			tcp_mask.hdr.src_port = RTE_BE16(0xffff);
+		}
+		const struct rte_flow_item pattern[] = {
+			{.type = RTE_FLOW_ITEM_TYPE_ETH},
+			{.type = RTE_FLOW_ITEM_TYPE_IPV4, .spec = &ip_spec,
+			 .mask = &ip_mask},
+			{.type = RTE_FLOW_ITEM_TYPE_TCP, .spec = &tcp_spec,
+			 .mask = &tcp_mask},
+			{.type = RTE_FLOW_ITEM_TYPE_END},
+		};
+		made[dir] = rte_flow_create(p->port_id, &attr, pattern, actions,
+		                            &err);
+		if (made[dir] == NULL) {
+			LOG_INFO("port", "port %u (%s): no flow rule for the "
+			         "replication port (%s): software steering",
+			         p->port_id, p->driver, flow_reason(&err));
+			if (dir == 1)
+				rte_flow_destroy(p->port_id, made[0], &err);
+			return;
+		}
+	}
+	p->repl_steered = true;
+	LOG_INFO("port", "port %u: TCP port %u steered to queue %u by the NIC",
+	         p->port_id, cfg->repl_port, q);
+}
+
 int port_open(struct loom_port *p, const struct loom_config *cfg,
               uint16_t n_queues)
 {
@@ -204,6 +262,8 @@ int port_open(struct loom_port *p, const struct loom_config *cfg,
 		goto fail;
 	}
 	p->started = true;
+	if (cfg->n_peers > 0 && cfg->n_repl_lcores > 0 && n_queues > 1)
+		port_steer_repl(p, cfg);
 	if (p->isolated && port_claim_traffic(p, cfg) != 0)
 		goto fail;
 	/* Frames for other MACs are dropped by the stack anyway; promiscuous
@@ -222,10 +282,11 @@ fail:
 
 void port_close(struct loom_port *p)
 {
-	if (p->isolated) {
+	if (p->isolated || p->repl_steered) {
 		struct rte_flow_error ferr;
 		rte_flow_flush(p->port_id, &ferr);
 		p->isolated = false;
+		p->repl_steered = false;
 	}
 	if (p->started) {
 		int rc = rte_eth_dev_stop(p->port_id);

@@ -26,6 +26,8 @@ struct loom_port {
 	bool started;
 	bool rss;              /* the device spreads flows with RSS */
 	bool isolated;         /* rte_flow isolated mode: only our rules deliver */
+	bool repl_steered;     /* rte_flow rules send the replication port to
+	                          the last queue (the repl lcore's) */
 	uint64_t tx_offloads;  /* enabled TX offloads (checksums), for later use */
 	char driver[32];
 };
