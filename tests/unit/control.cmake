@@ -6,3 +6,14 @@ target_link_libraries(test_pki PRIVATE loom_control)
 
 loom_script_test(loomctl_pki unit tests/unit/test_loomctl_pki.sh)
 set_tests_properties(loomctl_pki PROPERTIES TIMEOUT 120)
+
+# The cluster topology (control/topology.c): nodes, the canonical text, the
+# file (in a mkdtemp directory) and the adopt rule.
+loom_unit_test(test_topology ${CMAKE_SOURCE_DIR}/tests/unit/test_topology.c)
+target_link_libraries(test_topology PRIVATE loom_control)
+
+# loom-controld's TLS 1.3 links (control/tls.c): mutual authentication over
+# socketpairs stepped in one thread, every refusal in both directions, the
+# key export; certificates made with control/pki.h in a mkdtemp directory.
+loom_unit_test(test_ctl_tls ${CMAKE_SOURCE_DIR}/tests/unit/test_ctl_tls.c)
+target_link_libraries(test_ctl_tls PRIVATE loom_control)
