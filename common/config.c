@@ -59,13 +59,14 @@ enum section_id {
 	S_USERS,
 	S_REPL,
 	S_PEERS,
+	S_CONTROL,
 	S_COUNT
 };
 
 static const char *const section_names[S_COUNT] = {
 	"node", "eal", "dataplane", "lcores", "idle",
 	"mempool", "storage", "fault", "run", "tcp", "test", "host",
-	"http", "users", "repl", "peers",
+	"http", "users", "repl", "peers", "control",
 };
 
 enum key_id {
@@ -153,6 +154,7 @@ enum key_id {
 	K_REPL_LOG_RETENTION,
 	K_REPL_PRUNE_INTERVAL,
 	K_PEER, /* every [peers] line: the key is the node id */
+	K_CONTROL_SOCKET,
 	K_COUNT
 };
 
@@ -282,6 +284,7 @@ static const struct key_desc keys[K_COUNT] = {
 	[K_REPL_PRUNE_INTERVAL] = UINT(S_REPL, "prune_interval_ms",
 	                               repl_prune_interval_ms, 10, 600000),
 	[K_PEER] = OTHER(S_PEERS, "", false),
+	[K_CONTROL_SOCKET] = OTHER(S_CONTROL, "socket", false),
 };
 
 /* [users] values: "pbkdf2-sha256$" ITERATIONS "$" SALT_B64 "$" HASH_B64. */
@@ -1028,6 +1031,16 @@ static int set_value(struct parse_state *st, enum key_id k, const char *v)
 			return fail_value(st, k, "%s is not commit or interval",
 			                  Q(v));
 		return 0;
+	case K_CONTROL_SOCKET:
+		if (v[0] != '/')
+			return fail_value(st, k, "%s is not an absolute path",
+			                  Q(v));
+		if (strlen(v) >= sizeof cfg->control_socket)
+			return fail_value(st, k, "longer than %zu characters",
+			                  sizeof cfg->control_socket - 1);
+		snprintf(cfg->control_socket, sizeof cfg->control_socket, "%s",
+		         v);
+		return 0;
 	case K_REPL_SECRET:
 		if (strlen(v) >= sizeof cfg->repl_secret_file)
 			return fail_value(st, k, "longer than %zu characters",
@@ -1489,6 +1502,17 @@ static int validate(struct parse_state *st)
 			return fail_key(st, K_IP, "[peers] %u has this node's own "
 			                "address", c->peers[i].id);
 	}
+	if (c->control_socket[0] != '\0' && c->n_peers > 0)
+		return fail_key(st, K_CONTROL_SOCKET, "loom-controld hands out "
+		                "the peers and their keys: remove [peers] (and "
+		                "[repl] secret_file)");
+	if (c->control_socket[0] != '\0' && c->repl_secret_file[0] != '\0')
+		return fail_key(st, K_REPL_SECRET, "the link keys come from "
+		                "loom-controld ([control] socket): remove "
+		                "secret_file");
+	if (c->control_socket[0] != '\0' && c->n_repl_lcores == 0)
+		return fail_key(st, K_REPL_LCORES, "[control] socket: this node "
+		                "replicates, so it needs a repl lcore");
 	if (c->n_peers > 0 && c->n_repl_lcores == 0)
 		return fail_key(st, K_REPL_LCORES, "[peers] names %u node(s) but "
 		                "no repl lcore is configured to replicate with "

@@ -240,6 +240,14 @@ struct loom_config {
 	struct loom_peer peers[LOOM_MAX_PEERS];
 	uint16_t n_peers;
 
+	/* [control]: loom-controld (docs/CONTROL.md) */
+	char control_socket[LOOM_PATH_MAX]; /* socket = absolute path of the
+	                                  Unix socket loomd listens on (mode
+	                                  0600) for loom-controld, which hands
+	                                  out the peers and their keys; "" =
+	                                  none (default): [peers] and [repl]
+	                                  secret_file instead */
+
 	/* [run] */
 	char stats_file[LOOM_PATH_MAX]; /* stats_file = path, "" = none (default);
 	                                   counters as JSON, rewritten every
@@ -260,5 +268,12 @@ int loom_config_parse_string(const char *name, const char *text,
  * or an explicit allow-list (-a X, -aX, --allow X, --allow=X). Legacy -w /
  * --pci-whitelist count as an allow-list too. */
 bool loom_eal_args_safe(const char *eal_args);
+
+/* This node replicates (a repl lcore, its queue and its links): peers
+ * from [peers], or from loom-controld over [control] socket. */
+static inline bool loom_config_replicates(const struct loom_config *c)
+{
+	return c->n_peers > 0 || c->control_socket[0] != '\0';
+}
 
 #endif

@@ -372,6 +372,7 @@ int io_lcore_main(void *arg)
 			for (unsigned i = 0; i < k; i++)
 				repl_complete(io->repl, done[i]);
 			work |= k != 0;
+			repl_mbox_serve(&io->app->repl_mbox, io->repl);
 			repl_poll(io->repl);
 		}
 		tcp_timer(io->tcp);
@@ -434,7 +435,7 @@ static int io_tcp_create(struct io_lcore *io, int socket)
 	const struct loomd *app = io->app;
 	const struct loom_config *cfg = app->cfg;
 	uint16_t n_tcp = (uint16_t)(cfg->n_io_lcores +
-	                            (cfg->n_peers > 0 ? 1 : 0));
+	                            (loom_config_replicates(cfg) ? 1 : 0));
 	uint32_t slice = (EPH_HI - EPH_LO + 1) / n_tcp;
 	struct tcp_config tc = {
 		.max_conns = cfg->tcp_max_conns,
@@ -458,7 +459,8 @@ static int io_tcp_create(struct io_lcore *io, int socket)
 		 * one connection each way per peer plus reconnects in
 		 * TIME_WAIT, with buffers sized for a stream (the window a
 		 * peer may have in flight). */
-		tc.max_conns = REPL_TCP_CONNS(cfg->n_peers);
+		tc.max_conns = REPL_TCP_CONNS(cfg->control_socket[0] != '\0'
+		                               ? LOOM_MAX_PEERS : cfg->n_peers);
 		tc.sndbuf = REPL_TCP_BUF;
 		tc.rcvbuf = REPL_TCP_BUF;
 	}
@@ -617,7 +619,11 @@ static int io_rest_create(struct io_lcore *io, int socket)
 		.node_id = cfg->node_id,
 		.max_conns = cfg->tcp_max_conns,
 		.large_data = io->large_data,
-		.n_peers = cfg->n_peers,
+		/* the bound of confirm=K: with loom-controld the peers come
+		 * and go, so any K a cluster can have (a K above the peers
+		 * there are answers 504 after its timeout) */
+		.n_peers = cfg->control_socket[0] != '\0' ? LOOM_MAX_PEERS
+		                                          : cfg->n_peers,
 		.confirm_timeout_ms = REST_CONFIRM_TIMEOUT_MS,
 		.auth_mode = cfg->auth_mode,
 		.users = cfg->users,

@@ -23,6 +23,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "dataplane/ctl_server.h"
 #include "dataplane/eal.h"
 #include "dataplane/http/auth.h"
 #include "dataplane/lcore.h"
@@ -30,6 +31,7 @@
 #include "dataplane/stats_file.h"
 #include "dataplane/storage_lcore.h"
 #include "dataplane/telemetry.h"
+#include "storage/hlc.h"
 #include "storage/store.h"
 
 #define LOOMD_VERSION "0.1.0"
@@ -241,7 +243,7 @@ static int create_lcores(struct loomd *app)
 	/* With peers, the first repl lcore carries the links (queue n_io);
 	 * further repl lcores wait for multi-lcore replication, idle. */
 	uint16_t first_aux = 0;
-	if (cfg->n_peers > 0) {
+	if (loom_config_replicates(cfg)) {
 		app->repl = io_lcore_create(app, app->n_io, cfg->repl_lcores[0],
 		                            IO_ROLE_REPL);
 		if (app->repl == NULL)
@@ -317,6 +319,104 @@ static bool verify_credentials(struct loomd *app)
 	return n != 0;
 }
 
+/* --- loom-controld's socket ([control] socket, ctl_server.h) --- */
+
+static int ctl_post(void *user, const struct ctl_msg *m)
+{
+	struct loomd *app = user;
+	struct repl_mailbox *mb = &app->repl_mbox;
+	if (app->repl == NULL || repl_mbox_state(mb) != REPL_MBOX_EMPTY)
+		return -1;
+	if (m->type == CTL_PEER_SET) {
+		mb->op = REPL_MBOX_PEER_SET;
+		mb->peer_id = m->u.peer_set.peer_id;
+		mb->ip_be = m->u.peer_set.ip_be;
+		mb->epoch = m->u.peer_set.epoch;
+		memcpy(mb->secret, m->u.peer_set.secret, sizeof mb->secret);
+	} else {
+		mb->op = REPL_MBOX_PEER_REMOVE;
+		mb->peer_id = m->u.peer_remove.peer_id;
+	}
+	repl_mbox_set_state(mb, REPL_MBOX_POSTED);
+	return 0;
+}
+
+static int ctl_result(void *user, int *result)
+{
+	struct loomd *app = user;
+	struct repl_mailbox *mb = &app->repl_mbox;
+	if (repl_mbox_state(mb) != REPL_MBOX_DONE)
+		return 0;
+	*result = mb->result;
+	repl_mbox_set_state(mb, REPL_MBOX_EMPTY);
+	return 1;
+}
+
+static void sum_rejects(void *arg, const char *reason, uint64_t n)
+{
+	(void)reason;
+	*(uint64_t *)arg += n;
+}
+
+/* What /metrics shows of the links (relaxed reads of the repl lcore's
+ * fields, as there). */
+static void ctl_status(void *user, struct ctl_status *out)
+{
+	struct loomd *app = user;
+	const struct repl *r = app->repl != NULL ? app->repl->repl : NULL;
+	uint64_t now_ms = hlc_ms(store_hlc_last(app->store));
+	out->node_id = app->cfg->node_id;
+	out->own_seq = storage_lcore_own_seq(app->storage);
+	out->now_ms = now_ms;
+	out->n_peers = 0;
+	if (r == NULL)
+		return;
+	uint64_t rejected = 0;
+	repl_rx_rejects(r, sum_rejects, &rejected);
+	uint16_t np = repl_peer_count(r);
+	for (uint16_t i = 0; i < np && out->n_peers < CTL_STATUS_PEERS_MAX;
+	     i++) {
+		struct repl_peer_info pi;
+		repl_peer_info(r, i, &pi);
+		if (pi.removed)
+			continue;
+		struct ctl_peer_status *ps = &out->peers[out->n_peers++];
+		uint64_t at = hlc_ms(pi.last_applied_hlc);
+		ps->peer_id = pi.id;
+		ps->up = pi.up;
+		ps->epoch = pi.epoch;
+		ps->cursor = pi.cursor;
+		ps->head = pi.head;
+		ps->acked = pi.acked;
+		ps->sent = pi.sent;
+		ps->lag_ms = pi.head > pi.cursor && at != 0 && now_ms > at
+		             ? now_ms - at : 0;
+		ps->reconnects = pi.reconnects;
+		ps->frames_rejected = rejected; /* the node's, not per peer */
+	}
+}
+
+static int ctl_start(struct loomd *app)
+{
+	const struct loom_config *cfg = app->cfg;
+	if (cfg->control_socket[0] == '\0')
+		return 0;
+	const struct ctl_server_identity id = {cfg->node_id, cfg->cluster_id,
+	                                       cfg->node_name};
+	const struct ctl_server_ops ops = {ctl_post, ctl_result, ctl_status,
+	                                   app};
+	char err[256];
+	app->ctl = ctl_server_create(cfg->control_socket, &id, &ops, err,
+	                             sizeof err);
+	if (app->ctl == NULL) {
+		LOG_ERR("loomd", "%s", err);
+		return -1;
+	}
+	LOG_INFO("loomd", "waiting for loom-controld on %s",
+	         cfg->control_socket);
+	return 0;
+}
+
 /* The main lcore's loop: signals, counters and credential checks, nothing
  * on the data path. */
 static void main_lcore_loop(struct loomd *app)
@@ -337,6 +437,8 @@ static void main_lcore_loop(struct loomd *app)
 			next_stats = rte_get_tsc_cycles() + period;
 		}
 		if (verify_credentials(app))
+			continue;
+		if (app->ctl != NULL && ctl_server_poll(app->ctl))
 			continue;
 		/* 2 ms: a first request with new credentials waits at most
 		 * this long before its hash starts. */
@@ -383,7 +485,7 @@ static int run(const char *path, char **extra, int n_extra)
 		goto out_eal;
 	/* One queue pair per io lcore, and one for the repl lcore. */
 	if (port_open(&app.port, &cfg, (uint16_t)(cfg.n_io_lcores +
-	                                           (cfg.n_peers > 0))) != 0)
+	                                           loom_config_replicates(&cfg))) != 0)
 		goto out_eal;
 	if (create_lcores(&app) != 0)
 		goto out_port;
@@ -391,10 +493,12 @@ static int run(const char *path, char **extra, int n_extra)
 	         "%u us", cfg.node_id, cfg.node_name, app.n_io,
 	         cfg.idle_sleep_max_us);
 	telemetry_register(&app);
-	if (launch_lcores(&app) == 0)
+	if (launch_lcores(&app) == 0 && ctl_start(&app) == 0)
 		status = 0;
 	if (status == 0)
 		main_lcore_loop(&app);
+	ctl_server_destroy(app.ctl);
+	app.ctl = NULL;
 
 	telemetry_unregister();
 	atomic_store(&app.stop, true);

@@ -296,17 +296,25 @@ static void repl_metrics(struct out *o, const struct loomd *app)
 		return;
 	}
 	const struct repl *r = app->repl->repl;
-	uint16_t np = repl_peer_count(r);
-	gauge(o, "loom_repl_peers", "replication peers", np);
+	uint16_t all = repl_peer_count(r), np = 0;
 	struct repl_peer_info pi[LOOM_MAX_PEERS];
-	for (uint16_t i = 0; i < np && i < LOOM_MAX_PEERS; i++)
-		repl_peer_info(r, i, &pi[i]);
+	for (uint16_t i = 0; i < all && i < LOOM_MAX_PEERS; i++) {
+		repl_peer_info(r, i, &pi[np]);
+		if (!pi[np].removed) /* removed from the cluster: not shown */
+			np++;
+	}
+	gauge(o, "loom_repl_peers", "replication peers", np);
 	uint64_t now_ms = hlc_ms(store_hlc_last(app->store));
 	line(o, "# HELP loom_repl_peer_up 1 while the link is up\n"
 	        "# TYPE loom_repl_peer_up gauge\n");
 	for (uint16_t i = 0; i < np; i++)
 		line(o, "loom_repl_peer_up{peer=\"%u\"} %d\n", pi[i].id,
 		     pi[i].up ? 1 : 0);
+	line(o, "# HELP loom_repl_peer_epoch the key epoch of the peer's "
+	        "links (0: no key yet)\n# TYPE loom_repl_peer_epoch gauge\n");
+	for (uint16_t i = 0; i < np; i++)
+		line(o, "loom_repl_peer_epoch{peer=\"%u\"} %u\n", pi[i].id,
+		     pi[i].epoch);
 	line(o, "# HELP loom_repl_relay_via the peer relaying an origin to us "
 	        "while its own link is down (0: none)\n"
 	        "# TYPE loom_repl_relay_via gauge\n");

@@ -511,7 +511,7 @@ struct storage_lcore *storage_lcore_create(struct loomd *app,
 		sl->prune_catchup_tsc = 1;
 	/* a node with peers prunes; its read txn comes from the store's
 	 * reader table, so take it now rather than on the lcore */
-	if (cfg->n_peers > 0) {
+	if (loom_config_replicates(cfg)) {
 		rc = store_reader_init(store, &sl->prune_rd);
 		if (rc != 0) {
 			LOG_ERR("storage", "lcore %u: no read txn for log "

@@ -142,6 +142,8 @@ static int cmd_peers(const char *cmd, const char *params,
 	for (uint16_t i = 0; i < np; i++) {
 		struct repl_peer_info pi;
 		repl_peer_info(r, i, &pi);
+		if (pi.removed)
+			continue;
 		char key[RTE_TEL_MAX_STRING_LEN];
 #define PEER_FIELD(field, value)                                             \
 	do {                                                                 \
@@ -155,6 +157,7 @@ static int cmd_peers(const char *cmd, const char *params,
 		PEER_FIELD("sent", pi.sent);
 		PEER_FIELD("reconnects", pi.reconnects);
 		PEER_FIELD("relay_via", pi.via);
+		PEER_FIELD("epoch", pi.epoch);
 #undef PEER_FIELD
 	}
 	return 0;

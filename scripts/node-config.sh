@@ -13,7 +13,8 @@
 #                  [--echo-port P] [--connect A.B.C.D:P] [--connect-count N]
 #                  [--http-header-timeout-ms N] [--http-backpressure-ms N]
 #                  [--http-max-inflight N] [--user NAME=HASH]...
-#                  [--peers ID=A.B.C.D[,ID=A.B.C.D...] --repl-secret FILE]
+#                  [--peers ID=A.B.C.D[,ID=A.B.C.D...] --repl-secret FILE |
+#                   --control-socket PATH]
 #                  [--repl-batch-max N] [--repl-window N]
 #                  [--repl-ping-ms N] [--repl-dead-ms N]
 #                  [--repl-log-retention-ms N] [--repl-prune-interval-ms N]
@@ -48,7 +49,11 @@
 # --repl-* flags set [repl] batch_max, window, ping_interval_ms,
 # dead_after_ms, log_retention_ms and prune_interval_ms
 # (docs/REPLICATION.md, docs/CONFIG.md); they are written only with
-# --peers.
+# --peers or --control-socket.
+# --control-socket PATH instead of --peers: the peers and their keys come
+# from loom-controld over that Unix socket ([control] socket,
+# docs/CONTROL.md); the repl lcore, its queue pair and the [repl] keys are
+# as with --peers, without [peers] and secret_file.
 set -euo pipefail
 
 # The comment block above, without its '# ' prefixes.
@@ -61,7 +66,7 @@ tcp_max_conns="" tcp_sndbuf="" tcp_rcvbuf="" tcp_syn_backlog=""
 tcp_time_wait_ms="" tcp_rto_min_ms="" tcp_rto_init_ms="" tcp_delack_ms=""
 echo_port="" connect="" connect_count=""
 http_header_timeout_ms="" http_backpressure_ms="" http_max_inflight=""
-peers="" repl_secret="" repl_batch_max="" repl_window="" repl_ping_ms="" repl_dead_ms=""
+peers="" repl_secret="" control_socket="" repl_batch_max="" repl_window="" repl_ping_ms="" repl_dead_ms=""
 repl_log_retention_ms="" repl_prune_interval_ms=""
 users=()
 while [[ $# -gt 0 ]]; do
@@ -100,6 +105,7 @@ while [[ $# -gt 0 ]]; do
     --user) users+=("$2") ;;
     --peers) peers=$2 ;;
     --repl-secret) repl_secret=$2 ;;
+    --control-socket) control_socket=$2 ;;
     --repl-batch-max) repl_batch_max=$2 ;;
     --repl-window) repl_window=$2 ;;
     --repl-ping-ms) repl_ping_ms=$2 ;;
@@ -180,10 +186,20 @@ done
 if ((${#user_lines[@]})); then auth=basic; else auth=none; fi
 
 # --peers ID=IP,...: checked for form here, for meaning by loomd.
-peer_lines=() repl_keys=()
-if [[ -n $peers ]]; then
+peer_lines=() repl_keys=() replicates=0
+if [[ -n $peers && -n $control_socket ]]; then
+  die "--peers and --control-socket: the peers come from one or the other"
+fi
+if [[ -n $control_socket ]]; then
+  [[ $control_socket == /* ]] || die "--control-socket: '$control_socket' is not an absolute path"
+  [[ -z $repl_secret ]] || die "--repl-secret with --control-socket: loom-controld hands out the keys"
+fi
+if [[ -n $peers || -n $control_socket ]]; then
+  replicates=1
   # The repl lcore's TCP and frame buffers need room beyond the default.
   if ((!mem_set)); then mem=512; fi
+fi
+if [[ -n $peers ]]; then
   [[ -n $repl_secret ]] || die "--peers needs --repl-secret FILE (64 hex digits, the same on every node)"
   IFS=, read -ra plist <<<"$peers"
   for p in "${plist[@]}"; do
@@ -192,6 +208,8 @@ if [[ -n $peers ]]; then
     peer_lines+=("${BASH_REMATCH[1]} = ${BASH_REMATCH[2]}")
   done
   repl_keys+=("secret_file = $repl_secret")
+fi
+if ((replicates)); then
   if [[ -n $repl_batch_max ]]; then uint --repl-batch-max "$repl_batch_max" 1 4096; repl_keys+=("batch_max = $repl_batch_max"); fi
   if [[ -n $repl_window ]]; then uint --repl-window "$repl_window" 16 1048576; repl_keys+=("window = $repl_window"); fi
   if [[ -n $repl_ping_ms ]]; then uint --repl-ping-ms "$repl_ping_ms" 50 60000; repl_keys+=("ping_interval_ms = $repl_ping_ms"); fi
@@ -215,7 +233,7 @@ else
   io_list=$(seq -s, 1 "$io")
 fi
 repl_line=""
-if ((${#peer_lines[@]})); then
+if ((replicates)); then
   lcores="$lcores,$repl_lcore@1"
   repl_line="repl = $repl_lcore"
   qpairs=$((io + 1))
@@ -275,9 +293,14 @@ if ((${#user_lines[@]})); then
   printf '\n[users]\n'
   printf '%s\n' "${user_lines[@]}"
 fi
-if ((${#peer_lines[@]})); then
+if ((replicates)) && ((${#repl_keys[@]})); then
   printf '\n[repl]\n'
   printf '%s\n' "${repl_keys[@]}"
+fi
+if ((${#peer_lines[@]})); then
   printf '\n[peers]\n'
   printf '%s\n' "${peer_lines[@]}"
+fi
+if [[ -n $control_socket ]]; then
+  printf '\n[control]\nsocket = %s\n' "$control_socket"
 fi

@@ -262,7 +262,8 @@ int port_open(struct loom_port *p, const struct loom_config *cfg,
 		goto fail;
 	}
 	p->started = true;
-	if (cfg->n_peers > 0 && cfg->n_repl_lcores > 0 && n_queues > 1)
+	if (loom_config_replicates(cfg) && cfg->n_repl_lcores > 0 &&
+	    n_queues > 1)
 		port_steer_repl(p, cfg);
 	if (p->isolated && port_claim_traffic(p, cfg) != 0)
 		goto fail;

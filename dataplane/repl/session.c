@@ -68,8 +68,10 @@
 #include "dataplane/repl/msg.h"
 #include "storage/be.h"
 
-#define KEY_EPOCH 1
-#define NONCE_LEN (REPL_PREAMBLE_LEN - 8)
+#define STATIC_EPOCH 1 /* the key of static peers ([repl] secret_file) */
+#define PRE_EPOCH 8     /* preamble: magic 8 | epoch 2 | nonce 32 */
+#define PRE_NONCE 10
+#define NONCE_LEN (REPL_PREAMBLE_LEN - PRE_NONCE)
 #define CTL_PAYLOAD_MAX (MSG_ERROR_HDR + MSG_ERROR_REASON_MAX)
 #define CTL_FRAME_MAX (FRAME_OVERHEAD + CTL_PAYLOAD_MAX)
 #define ENTRY_MIN (LOOM_ENTRY_HDR + 2) /* table and key of one byte */
@@ -127,6 +129,7 @@ struct rconn {
 	uint32_t peer_max_frame;
 	uint16_t slot;
 	uint16_t peer;
+	uint16_t epoch; /* of its keys: the connector's current one */
 	uint8_t state;
 	bool active; /* we connected */
 	bool preamble_owed, hello_owed, pong_owed;
@@ -151,6 +154,11 @@ struct rstream {
 struct rpeer {
 	uint16_t id;
 	uint32_t ip_be;
+	bool removed;       /* ATOMIC_SET: read by the retention */
+	/* keys (repl_peer_set): the current epoch's secret, and the previous
+	 * one until a link under the current one is up; epoch 0 = none */
+	uint16_t epoch, prev_epoch;
+	uint8_t secret[REPL_SECRET_LEN], prev_secret[REPL_SECRET_LEN];
 	bool connector; /* our id is the lower: we connect */
 	struct rconn *conn;
 	uint32_t gen;
@@ -196,7 +204,6 @@ struct rpeer {
 
 struct repl {
 	struct repl_config cfg;
-	struct repl_peer_cfg peer_cfg[LOOM_MAX_PEERS];
 	struct rpeer peers[LOOM_MAX_PEERS];
 	struct tcp_stack *tcp;
 	struct net_ctx *net;
@@ -955,7 +962,8 @@ static void conn_tx(struct rconn *c)
 		if (tcp_send_space(c->tc) < sizeof pre)
 			return;
 		memcpy(pre, REPL_PREAMBLE_MAGIC, 8);
-		memcpy(pre + 8, c->nonce_self, NONCE_LEN);
+		put_be(pre + PRE_EPOCH, c->epoch, 2);
+		memcpy(pre + PRE_NONCE, c->nonce_self, NONCE_LEN);
 		tcp_send(c->tc, pre, sizeof pre);
 		r->st.bytes_sent += sizeof pre;
 		c->preamble_owed = false;
@@ -1016,20 +1024,36 @@ static void park(struct rconn *c)
 	}
 }
 
-/* Both directions' keys from the secret and the two nonces (keys.h). */
+/* The secret of the peer's key `epoch` (current or previous), or NULL. */
+static const uint8_t *peer_secret(const struct rpeer *p, uint16_t epoch)
+{
+	if (epoch == 0)
+		return NULL;
+	if (epoch == p->epoch)
+		return p->secret;
+	if (epoch == p->prev_epoch)
+		return p->prev_secret;
+	return NULL;
+}
+
+/* Both directions' keys from the secret of the connection's epoch and the
+ * two nonces (keys.h). */
 static bool conn_keys(struct rconn *c)
 {
 	struct repl *r = c->r;
 	uint16_t self = r->cfg.node_id, peer = peer_of(c)->id;
 	const uint8_t *nc = c->active ? c->nonce_self : c->nonce_peer;
 	const uint8_t *na = c->active ? c->nonce_peer : c->nonce_self;
+	const uint8_t *secret = peer_secret(peer_of(c), c->epoch);
 	struct frame_keys k;
-	bool ok = repl_keys_derive(r->cfg.secret, r->cfg.cluster_id, self,
-	                           peer, nc, na, AEAD_DEFAULT, &k) == 0 &&
-	          frame_tx_set_epoch(&c->tx, KEY_EPOCH, &k) == FRAME_OK;
-	ok = ok && repl_keys_derive(r->cfg.secret, r->cfg.cluster_id, peer,
-	                            self, nc, na, AEAD_DEFAULT, &k) == 0 &&
-	     frame_rx_install_epoch(&c->rx, KEY_EPOCH, &k) == FRAME_OK;
+	if (secret == NULL)
+		return false;
+	bool ok = repl_keys_derive(secret, r->cfg.cluster_id, self, peer, nc,
+	                           na, AEAD_DEFAULT, &k) == 0 &&
+	          frame_tx_set_epoch(&c->tx, c->epoch, &k) == FRAME_OK;
+	ok = ok && repl_keys_derive(secret, r->cfg.cluster_id, peer, self, nc,
+	                            na, AEAD_DEFAULT, &k) == 0 &&
+	     frame_rx_install_epoch(&c->rx, c->epoch, &k) == FRAME_OK;
 	aead_memzero(&k, sizeof k);
 	return ok;
 }
@@ -1070,6 +1094,12 @@ static void link_up(struct rconn *c, const struct msg_hello *h)
 	p->via = VIA_NONE;
 	p->relay_sub_owed = p->relay_sub_wait = p->relay_ack_owed = false;
 	p->down_since_us = 0;
+	/* A link under the current key is up: the switch is complete, and
+	 * frames of the previous epoch have no key here from now on. */
+	if (c->epoch == p->epoch && p->prev_epoch != 0) {
+		aead_memzero(p->prev_secret, sizeof p->prev_secret);
+		p->prev_epoch = 0;
+	}
 	ATOMIC_SET(p->up, true);
 }
 
@@ -1609,7 +1639,21 @@ static void conn_rx(struct rconn *c)
 				conn_abort(c);
 				return;
 			}
-			memcpy(c->nonce_peer, pre + 8, NONCE_LEN);
+			/* The connector names the epoch (its current key);
+			 * the acceptor takes it if it holds that key and
+			 * answers with the same epoch. */
+			uint16_t e = (uint16_t)get_be(pre + PRE_EPOCH, 2);
+			if (c->active ? e != c->epoch
+			              : peer_secret(p, e) == NULL) {
+				r->st.unknown_epoch++;
+				conn_abort(c);
+				return;
+			}
+			if (!c->active) {
+				c->epoch = e;
+				c->preamble_owed = true;
+			}
+			memcpy(c->nonce_peer, pre + PRE_NONCE, NONCE_LEN);
 			aead_memzero(pre, sizeof pre);
 			if (!conn_keys(c)) {
 				conn_abort(c);
@@ -1666,7 +1710,11 @@ static bool conn_start(struct rconn *c)
 		return false;
 	c->state = CS_PREAMBLE;
 	c->sndbuf = tcp_send_space(c->tc);
-	c->preamble_owed = true;
+	/* The connector speaks first, naming its current epoch; the
+	 * acceptor answers once it has read that (conn_rx). */
+	if (c->active)
+		c->epoch = peer_of(c)->epoch;
+	c->preamble_owed = c->active;
 	c->last_rx_us = now_us(c->r);
 	return true;
 }
@@ -1681,14 +1729,15 @@ static void *on_accept(void *listen_arg, struct tcp_conn *tc)
 	struct rpeer *p = NULL;
 	uint16_t pi;
 	for (pi = 0; pi < r->cfg.n_peers; pi++) {
-		if (r->peers[pi].ip_be == info.remote_ip_be) {
+		if (r->peers[pi].ip_be == info.remote_ip_be &&
+		    !r->peers[pi].removed) {
 			p = &r->peers[pi];
 			break;
 		}
 	}
-	/* Only a configured peer, and only one whose id is below ours: the
-	 * lower id of a pair connects. */
-	if (p == NULL || p->connector) {
+	/* Only a peer of the cluster that we hold a key for, and only one
+	 * whose id is below ours: the lower id of a pair connects. */
+	if (p == NULL || p->connector || p->removed || p->epoch == 0) {
 		r->st.refused++;
 		return NULL;
 	}
@@ -1807,7 +1856,7 @@ static void relay_pick(struct repl *r, uint64_t now, uint64_t dead)
 {
 	for (uint16_t i = 0; i < r->cfg.n_peers; i++) {
 		struct rpeer *x = &r->peers[i];
-		if (peer_up(x) || x->via != VIA_NONE ||
+		if (peer_up(x) || x->via != VIA_NONE || x->removed ||
 		    now - x->down_since_us < dead)
 			continue;
 		for (uint16_t k = 0; k < r->cfg.n_peers; k++) {
@@ -1839,7 +1888,8 @@ void repl_poll(struct repl *r)
 		struct rpeer *p = &r->peers[i];
 		struct rconn *c = p->conn;
 		if (c == NULL) {
-			if (p->connector && now >= p->next_connect_us)
+			if (p->connector && !p->removed && p->epoch != 0 &&
+			    now >= p->next_connect_us)
 				peer_connect(r, p);
 			continue;
 		}
@@ -2047,8 +2097,8 @@ struct repl *repl_create(const struct repl_config *cfg, struct tcp_stack *tcp,
 	r->cfg = *cfg;
 	if (r->cfg.max_frame == 0)
 		r->cfg.max_frame = FRAME_MAX_DEFAULT;
-	memcpy(r->peer_cfg, cfg->peers, sizeof r->peer_cfg[0] * cfg->n_peers);
-	r->cfg.peers = r->peer_cfg;
+	r->cfg.peers = NULL; /* taken below */
+	r->cfg.n_peers = 0;
 	r->tcp = tcp;
 	r->net = net;
 	r->store = store;
@@ -2061,7 +2111,7 @@ struct repl *repl_create(const struct repl_config *cfg, struct tcp_stack *tcp,
 
 	/* the current connection of each peer, plus ones replaced or
 	 * closing until the stack reports them gone */
-	r->n_conns = (uint16_t)(2u * cfg->n_peers + 2u);
+	r->n_conns = (uint16_t)(2u * LOOM_MAX_PEERS + 2u);
 	r->conns = alloc->zalloc(alloc->user, sizeof *r->conns * r->n_conns);
 	r->free_slots = alloc->zalloc(alloc->user,
 	                              sizeof *r->free_slots * r->n_conns);
@@ -2080,28 +2130,11 @@ struct repl *repl_create(const struct repl_config *cfg, struct tcp_stack *tcp,
 	if (store_reader_init(store, &r->reader) != 0)
 		goto fail;
 	r->have_reader = true;
-	if (store_read_begin(&r->reader) != 0)
-		goto fail;
-	for (uint16_t i = 0; i < cfg->n_peers; i++) {
-		struct rpeer *p = &r->peers[i];
-		p->id = cfg->peers[i].id;
-		p->ip_be = cfg->peers[i].ip_be;
-		p->connector = cfg->node_id < p->id;
-		p->backoff_ms = r->cfg.reconnect_min_ms;
-		p->via = VIA_NONE;
-		p->down_since_us = now_us(r);
-		if (store_cursor(&r->reader, p->id, &p->cursor) != 0) {
-			store_read_end(&r->reader);
+	for (uint16_t i = 0; i < cfg->n_peers; i++)
+		if (repl_peer_set(r, cfg->peers[i].id, cfg->peers[i].ip_be,
+		                  STATIC_EPOCH, cfg->secret) != 0)
 			goto fail;
-		}
-		p->head = p->cursor;
-		p->txbuf = alloc->zalloc(alloc->user, r->cfg.max_frame);
-		if (p->txbuf == NULL) {
-			store_read_end(&r->reader);
-			goto fail;
-		}
-	}
-	store_read_end(&r->reader);
+	aead_memzero(r->cfg.secret, sizeof r->cfg.secret);
 	return r;
 fail:
 	repl_destroy(r);
@@ -2119,15 +2152,131 @@ void repl_destroy(struct repl *r)
 	if (r->have_reader)
 		store_reader_fini(&r->reader);
 	struct tcp_alloc a = r->alloc;
-	for (uint16_t i = 0; i < r->cfg.n_peers; i++)
+	for (uint16_t i = 0; i < r->cfg.n_peers; i++) {
 		if (r->peers[i].txbuf != NULL)
 			a.free(a.user, r->peers[i].txbuf);
+		aead_memzero(r->peers[i].secret, sizeof r->peers[i].secret);
+		aead_memzero(r->peers[i].prev_secret,
+		             sizeof r->peers[i].prev_secret);
+	}
 	a.free(a.user, r->iov);
 	a.free(a.user, r->rxbuf);
 	a.free(a.user, r->free_slots);
 	a.free(a.user, r->conns);
 	aead_memzero(r->cfg.secret, sizeof r->cfg.secret);
 	a.free(a.user, r);
+}
+
+/* Constant time: a secret is compared only with another secret. */
+static bool secret_equal(const uint8_t *a, const uint8_t *b)
+{
+	uint8_t d = 0;
+	for (size_t i = 0; i < REPL_SECRET_LEN; i++)
+		d |= (uint8_t)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+/* A new peer in slot p (zeroed or a removed peer's): its cursor from the
+ * store, a transmit buffer (kept across removals). */
+static int peer_init(struct repl *r, struct rpeer *p, uint16_t id,
+                     uint32_t ip_be)
+{
+	uint8_t *txbuf = p->txbuf;
+	uint64_t cursor;
+	if (!reader_ready(r) || store_cursor(&r->reader, id, &cursor) != 0)
+		return EIO;
+	if (txbuf == NULL)
+		txbuf = r->alloc.zalloc(r->alloc.user, r->cfg.max_frame);
+	if (txbuf == NULL)
+		return ENOMEM;
+	memset(p, 0, sizeof *p);
+	p->txbuf = txbuf;
+	p->id = id;
+	p->ip_be = ip_be;
+	p->connector = r->cfg.node_id < id;
+	p->backoff_ms = r->cfg.reconnect_min_ms;
+	p->via = VIA_NONE;
+	p->down_since_us = now_us(r);
+	p->cursor = p->head = cursor;
+	return 0;
+}
+
+int repl_peer_set(struct repl *r, uint16_t id, uint32_t ip_be, uint16_t epoch,
+                  const uint8_t secret[REPL_SECRET_LEN])
+{
+	if (id == 0 || id == r->cfg.node_id || ip_be == 0 || epoch == 0 ||
+	    secret == NULL)
+		return EINVAL;
+	int pi = peer_index(r, id);
+	struct rpeer *p = pi >= 0 ? &r->peers[pi] : NULL;
+	for (uint16_t i = 0; i < r->cfg.n_peers; i++)
+		if ((int)i != pi && !r->peers[i].removed &&
+		    r->peers[i].ip_be == ip_be)
+			return EINVAL; /* another peer's address */
+	if (p == NULL) {
+		/* a removed peer's slot, else a new one */
+		for (uint16_t i = 0; i < r->cfg.n_peers && p == NULL; i++)
+			if (r->peers[i].removed && r->peers[i].conn == NULL &&
+			    r->peers[i].inflight == 0)
+				p = &r->peers[i];
+		if (p == NULL && r->cfg.n_peers == LOOM_MAX_PEERS)
+			return ENOSPC;
+		bool append = p == NULL;
+		if (append)
+			p = &r->peers[r->cfg.n_peers];
+		int rc = peer_init(r, p, id, ip_be);
+		if (rc != 0)
+			return rc;
+		if (append) /* after the slot is whole: others read n_peers */
+			__atomic_store_n(&r->cfg.n_peers,
+			                 (uint16_t)(r->cfg.n_peers + 1),
+			                 __ATOMIC_RELEASE);
+	} else if (epoch == p->epoch) {
+		if (!secret_equal(secret, p->secret))
+			return EINVAL;
+		if (p->ip_be == ip_be && !p->removed)
+			return 0; /* loom-controld said it again */
+	}
+	bool new_key = p->epoch != epoch;
+	if (new_key) {
+		if (p->epoch != 0) {
+			memcpy(p->prev_secret, p->secret, REPL_SECRET_LEN);
+			p->prev_epoch = p->epoch;
+		}
+		memcpy(p->secret, secret, REPL_SECRET_LEN);
+		p->epoch = epoch;
+		r->st.keys_installed++;
+	}
+	bool moved = p->ip_be != ip_be;
+	p->ip_be = ip_be;
+	ATOMIC_SET(p->removed, false);
+	/* Reopen the link under the new key (or at the new address): the
+	 * peer may still be on the old one for a moment; its connection
+	 * under the new epoch replaces ours, or ours it. */
+	if ((new_key || moved) && p->conn != NULL)
+		conn_abort(p->conn);
+	if (new_key || moved) {
+		p->next_connect_us = now_us(r);
+		p->backoff_ms = r->cfg.reconnect_min_ms;
+	}
+	return 0;
+}
+
+int repl_peer_remove(struct repl *r, uint16_t id)
+{
+	int pi = peer_index(r, id);
+	if (pi < 0 || r->peers[pi].removed)
+		return ENOENT;
+	struct rpeer *p = &r->peers[pi];
+	ATOMIC_SET(p->removed, true);
+	if (p->conn != NULL)
+		conn_abort(p->conn);
+	aead_memzero(p->secret, sizeof p->secret);
+	aead_memzero(p->prev_secret, sizeof p->prev_secret);
+	p->epoch = p->prev_epoch = 0;
+	p->via = VIA_NONE;
+	r->st.peers_removed++;
+	return 0;
 }
 
 int repl_start(struct repl *r)
@@ -2179,7 +2328,7 @@ uint64_t repl_min_acked_up(const struct repl *r, unsigned *n_up)
 	unsigned up = 0;
 	for (uint16_t i = 0; i < r->cfg.n_peers; i++) {
 		const struct rpeer *p = &r->peers[i];
-		if (!ATOMIC_GET(p->up))
+		if (!ATOMIC_GET(p->up) || ATOMIC_GET(p->removed))
 			continue;
 		uint64_t a = ATOMIC_GET(p->out.acked);
 		up++;
@@ -2194,12 +2343,16 @@ uint64_t repl_min_acked_up(const struct repl *r, unsigned *n_up)
 uint64_t repl_min_acked_all(const struct repl *r)
 {
 	uint64_t min = UINT64_MAX;
-	for (uint16_t i = 0; i < r->cfg.n_peers; i++) {
+	uint16_t n = ATOMIC_GET(r->cfg.n_peers), counted = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		if (ATOMIC_GET(r->peers[i].removed))
+			continue;
 		uint64_t a = ATOMIC_GET(r->peers[i].out.acked);
+		counted++;
 		if (a < min)
 			min = a;
 	}
-	return r->cfg.n_peers > 0 ? min : 0;
+	return counted > 0 ? min : 0;
 }
 
 uint16_t repl_peer_count(const struct repl *r)
@@ -2223,4 +2376,6 @@ void repl_peer_info(const struct repl *r, uint16_t i,
 	out->last_applied_hlc = p->last_applied_hlc;
 	out->reconnects = p->reconnects;
 	out->via = p->via != VIA_NONE ? r->peers[p->via].id : 0;
+	out->epoch = p->epoch;
+	out->removed = p->removed;
 }

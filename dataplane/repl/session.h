@@ -68,8 +68,8 @@
 #include "storage/store.h"
 #include "storage/write_req.h"
 
-#define REPL_PREAMBLE_MAGIC "LOOMREP1"
-#define REPL_PREAMBLE_LEN 40
+#define REPL_PREAMBLE_MAGIC "LOOMREP2"
+#define REPL_PREAMBLE_LEN 42 /* magic 8 | key epoch u16 BE | nonce 32 */
 #define REPL_SECRET_LEN 32
 
 struct repl_ops {
@@ -94,6 +94,9 @@ struct repl_config {
 	uint16_t node_id;
 	uint64_t cluster_id;
 	uint16_t port;                 /* repl_port, ours and the peers' */
+	/* Static peers ([peers] and [repl] secret_file): each gets secret as
+	 * its key of epoch 1. With loom-controld none (n_peers 0): they come
+	 * and go through repl_peer_set / repl_peer_remove. */
 	const struct repl_peer_cfg *peers;
 	uint16_t n_peers;              /* <= LOOM_MAX_PEERS */
 	uint8_t secret[REPL_SECRET_LEN];
@@ -118,7 +121,8 @@ struct repl_config {
 	X(copy_records_received) X(copy_batches_dropped) X(copy_failures)   \
 	X(relays_started) X(relays_ended) X(relay_subscribes_sent)           \
 	X(relay_subscribes_received) X(relay_entries_sent)                   \
-	X(relay_entries_received) X(relay_batches_dropped) X(relay_stalls)
+	X(relay_entries_received) X(relay_batches_dropped) X(relay_stalls)   \
+	X(unknown_epoch) X(keys_installed) X(peers_removed)
 
 struct repl_stats {
 #define REPL_STATS_FIELD(name) uint64_t name;
@@ -139,6 +143,8 @@ struct repl_peer_info {
 	uint64_t reconnects;
 	uint16_t via;          /* its origin relayed to us by this peer (its
 	                          id; 0 = none): failover */
+	uint16_t epoch;        /* its current key epoch; 0 = no key */
+	bool removed;          /* removed from the cluster (repl_peer_remove) */
 };
 
 struct repl;
@@ -180,6 +186,28 @@ uint64_t repl_min_acked_up(const struct repl *r, unsigned *n_up);
  * tombstones of our deletes up to it may be purged with the log, since no
  * peer can still need one from a merge copy. */
 uint64_t repl_min_acked_all(const struct repl *r);
+
+/*
+ * loom-controld's keys (docs/CONTROL.md), on the repl lcore: peer id at
+ * ip_be (its dataplane address) replicates with us under key `epoch`
+ * (1..65535), whose frame keys derive from secret like keys.h's (the
+ * secret in place of the cluster secret). A new peer is added (cursor
+ * from the store); a known one gets the address and the key. A NEW epoch
+ * becomes the current one, the previous is kept for connections the peer
+ * opens under it until one under the current epoch is up, and the link is
+ * reopened under the new epoch at once (the lower id reconnects without
+ * back-off); after that, frames of older epochs have no key here. The
+ * same epoch and secret again (loom-controld reconnected): nothing
+ * changes. 0, EINVAL (bad id, address or epoch; the same epoch with
+ * another secret), ENOSPC (LOOM_MAX_PEERS peers), ENOMEM, EIO (store).
+ */
+int repl_peer_set(struct repl *r, uint16_t id, uint32_t ip_be, uint16_t epoch,
+                  const uint8_t secret[REPL_SECRET_LEN]);
+/* The peer leaves the cluster: link aborted, keys wiped, its accepts and
+ * frames refused from now on; it no longer holds back log retention or
+ * tombstone purges. Its cursor stays in the store (a later repl_peer_set
+ * of the same id resumes from it). 0 or ENOENT. */
+int repl_peer_remove(struct repl *r, uint16_t id);
 
 const struct repl_stats *repl_stats(const struct repl *r);
 /* Frames rejected by reason: frame.h's FRAME_RX_STATS_LIST, summed over

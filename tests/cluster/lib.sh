@@ -64,6 +64,11 @@ CLUSTER_DIR=$SRC/tests/cluster
 CL_N=0 CL_CLIENTS=0 CL_BR_NS="" SEED="" CL_SECRET=""
 CL_NS=() CL_IP=() CL_BR_IF=() CL_CFG=() CL_LOG=() CL_PID=() CL_UP=() CL_RUNS=()
 CLUSTER_NODE_FLAGS=()  # node-config.sh flags for every node (set before cluster_up)
+# Where the nodes' peers and keys come from: "file" ([peers] and a shared
+# secret file) or "ctl" (each loomd's control socket WORK/nI/loomd.sock;
+# the test hands out keys with ctl_keys / keys_* below). Set before
+# cluster_up.
+CL_KEYS=${LOOM_CLUSTER_KEYS:-file}
 LOAD_NAMES=() LOAD_PIDS=()
 METRICS_CLIENT=1        # the client namespace that reads /metrics
 START_S=${LOOM_CLUSTER_START_S:-180}
@@ -182,7 +187,52 @@ repl_flags() {
     [[ -n ${CL_IP[j]:-} ]] || fail "repl_flags: no address for node $j"
     peers+="${peers:+,}$j=${CL_IP[j]}"
   done
-  REPL_FLAGS=(--peers "$peers" --repl-secret "$CL_SECRET")
+  if [[ $CL_KEYS == ctl ]]; then
+    REPL_FLAGS=(--control-socket "${WORK:?}/n$i/loomd.sock")
+  else
+    REPL_FLAGS=(--peers "$peers" --repl-secret "$CL_SECRET")
+  fi
+}
+
+# --- keys through loomd's control socket (CL_KEYS=ctl) -------------------------
+
+# ctl_keys I ARGS...: tests/cluster/ctl_keys.py ARGS on node I's socket.
+ctl_keys() {
+  local i=$1; shift
+  local cmd=$1; shift
+  timeout -k 5 30 python3 "$CLUSTER_DIR/ctl_keys.py" "$cmd" "${WORK:?}/n$i/loomd.sock" "$@"
+}
+
+# pair_secret I J EPOCH: the secret of pair {I, J} in EPOCH (64 hex digits,
+# random, made once and kept in WORK/keys/).
+pair_secret() {
+  local lo=$1 hi=$2 f
+  if ((lo > hi)); then lo=$2 hi=$1; fi
+  f=${WORK:?}/keys/$lo-$hi.$3
+  if [[ ! -s $f ]]; then
+    mkdir -p "$WORK/keys"
+    od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"${f:?}"
+  fi
+  cat "$f"
+}
+
+# key_set I J EPOCH: node I gets the key of EPOCH for peer J.
+key_set() {
+  local out
+  out=$(ctl_keys "$1" set "$2" "${CL_IP[$2]}" "$3" "$(pair_secret "$1" "$2" "$3")" 2>&1) ||
+    fail "node $1: PEER_SET of peer $2 epoch $3: $out"
+}
+
+# keys_pair I J EPOCH: both ends of pair {I, J} get EPOCH.
+keys_pair() { key_set "$1" "$2" "$3"; key_set "$2" "$1" "$3"; }
+
+# keys_all EPOCH: every pair of the up nodes gets EPOCH.
+keys_all() {
+  local i j
+  for i in $(up_nodes); do
+    for j in $(up_nodes); do ((i < j)) && keys_pair "$i" "$j" "$1"; done
+  done
+  return 0
 }
 
 # cluster_up N [CLIENTS]: a devnet with N nodes and CLIENTS client

@@ -16,6 +16,9 @@
 #   faults:   converge with 2% drop and 1% reorder on every port
 #   relay:    the link of two nodes cut (bridge port isolation): each
 #             gets the other's writes relayed by the third; heal
+#   keys:     peers and keys over loomd's control socket only: rekeys of
+#             every pair under load (no client error, nothing lost), an
+#             old epoch refused, a removed node's links closed and refused
 loom_script_test(cluster_converge cluster tests/cluster/test_cluster_converge.sh)
 set_tests_properties(cluster_converge PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1800)
 loom_script_test(cluster_kill cluster tests/cluster/test_cluster_kill.sh)
@@ -34,3 +37,5 @@ loom_script_test(cluster_faults cluster tests/cluster/test_cluster_faults.sh)
 set_tests_properties(cluster_faults PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1800)
 loom_script_test(cluster_relay cluster tests/cluster/test_cluster_relay.sh)
 set_tests_properties(cluster_relay PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1200)
+loom_script_test(cluster_keys cluster tests/cluster/test_cluster_keys.sh)
+set_tests_properties(cluster_keys PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1200)

@@ -227,13 +227,16 @@ static void arp_learn(struct th_node *n, const uint8_t *mac, uint32_t ip)
 /* Per-case options, reset by every setup. */
 static bool opt_other_secret; /* the last node gets another secret */
 static uint32_t opt_tcp_buf;   /* TCP send/receive buffers; 0: 64 KiB */
+static bool opt_dynamic;       /* no static peers: repl_peer_set only */
 
 static bool setup(unsigned nn)
 {
 	bool other_secret = opt_other_secret;
 	uint32_t tcp_buf = opt_tcp_buf;
+	bool dynamic = opt_dynamic;
 	opt_other_secret = false;
 	opt_tcp_buf = 0;
+	opt_dynamic = false;
 	memset(&F, 0, sizeof F);
 	F.nn = nn;
 	F.clock_ms = 1700000000000ull;
@@ -289,8 +292,8 @@ static bool setup(unsigned nn)
 			.node_id = n->id,
 			.cluster_id = CLUSTER,
 			.port = PORT,
-			.peers = peers,
-			.n_peers = np,
+			.peers = dynamic ? NULL : peers,
+			.n_peers = dynamic ? 0 : np,
 			.batch_max = BATCH_MAX,
 			.window = WINDOW,
 			.ping_ms = PING_MS,
@@ -1648,6 +1651,145 @@ static void test_relay(void)
 	teardown();
 }
 
+/* --- keys from loom-controld ------------------------------------------------ */
+
+/* The secret of pair {a, b} in an epoch: what both ends' loom-controld
+ * would export from their TLS session. */
+static void pair_secret(uint8_t out[REPL_SECRET_LEN], uint16_t a, uint16_t b,
+                        uint16_t epoch)
+{
+	uint16_t lo = a < b ? a : b, hi = a < b ? b : a;
+	for (unsigned k = 0; k < REPL_SECRET_LEN; k++)
+		out[k] = (uint8_t)(lo * 31u + hi * 7u + epoch * 13u + k);
+}
+
+/* Node index i learns the key of epoch `epoch` for node index j. */
+static void give_key(unsigned i, unsigned j, uint16_t epoch)
+{
+	uint8_t sec[REPL_SECRET_LEN];
+	pair_secret(sec, F.n[i].id, F.n[j].id, epoch);
+	CHECK_EQ_U64(repl_peer_set(F.n[i].repl, F.n[j].id,
+	                           F.n[j].th->net.ip_be, epoch, sec),
+	             0);
+}
+
+static void give_all_keys(uint16_t epoch)
+{
+	for (unsigned i = 0; i < F.nn; i++)
+		for (unsigned j = 0; j < F.nn; j++)
+			if (i != j)
+				give_key(i, j, epoch);
+}
+
+static bool link_up_with(struct node *n, struct node *m)
+{
+	return info(n, m->id).up && info(m, n->id).up;
+}
+
+static bool a_b_up(void)
+{
+	return link_up_with(&F.n[0], &F.n[1]);
+}
+
+/* Peers and keys only from repl_peer_set (loom-controld's path): no link
+ * without a key; a different secret per pair; a new epoch on one side
+ * reopens the link and the other side refuses it (unknown epoch) until it
+ * has that key too, while writes go on and nothing is lost; an older
+ * epoch is refused once a link under the newer one has been up; a removed
+ * peer is refused and gets nothing more; added again, it resumes from its
+ * cursor. */
+static void test_keys(void)
+{
+	opt_dynamic = true;
+	if (!setup(3))
+		return;
+	struct node *a = &F.n[0], *b = &F.n[1], *c = &F.n[2];
+	run_ms(300);
+	CHECK_EQ_U64(repl_peer_count(a->repl), 0);
+	CHECK_EQ_U64(stats(a)->connects, 0);
+	uint8_t sec[REPL_SECRET_LEN];
+	pair_secret(sec, 1, 2, 1);
+	CHECK_EQ_U64(repl_peer_set(a->repl, 1, b->th->net.ip_be, 1, sec),
+	             EINVAL); /* itself */
+	CHECK_EQ_U64(repl_peer_set(a->repl, 2, b->th->net.ip_be, 0, sec),
+	             EINVAL); /* epoch 0 */
+	give_all_keys(1);
+	give_all_keys(1); /* again (loom-controld reconnected): no change */
+	CHECK_EQ_U64(stats(a)->keys_installed, 2);
+	sec[0] ^= 1;
+	CHECK_EQ_U64(repl_peer_set(a->repl, 2, b->th->net.ip_be, 1, sec),
+	             EINVAL); /* the same epoch, another secret */
+	run_ms(200);
+	CHECK(all_up());
+	CHECK_EQ_U64(info(a, b->id).epoch, 1);
+	local_writes(a, 100, 0, 100000, 1);
+	local_writes(b, 100, 1000, 100000, 1);
+	CHECK(run_until_converged(5000));
+
+	/* rekey of the A-B pair, A first, under writes */
+	uint64_t unknown0 = stats(b)->unknown_epoch;
+	give_key(0, 1, 2);
+	for (unsigned k = 0; k < 4; k++) {
+		local_writes(a, 25, 100 + k * 25, 100000, 2);
+		local_writes(b, 25, 1100 + k * 25, 100000, 2);
+		run_ms(50);
+	}
+	CHECK(!a_b_up());
+	CHECK(stats(b)->unknown_epoch > unknown0);
+	give_key(1, 0, 2);
+	CHECK(run_until(a_b_up, 5000));
+	CHECK_EQ_U64(info(a, b->id).epoch, 2);
+	CHECK_EQ_U64(info(b, a->id).epoch, 2);
+	CHECK(run_until_converged(10000));
+	CHECK_EQ_U64(cursor_of(b, a->id), 200);
+	CHECK_EQ_U64(cursor_of(a, b->id), 200);
+
+	/* B moves on to epoch 3 first: A reconnects under 2 and B still
+	 * takes it (the previous key) */
+	give_key(1, 0, 3);
+	CHECK(run_until(a_b_up, 5000));
+	CHECK_EQ_U64(info(b, a->id).epoch, 3);
+	give_key(0, 1, 3);
+	CHECK(run_until(a_b_up, 5000));
+	run_ms(100);
+	CHECK(a_b_up());
+	/* epoch 2 is gone at B now: A under it is refused */
+	unknown0 = stats(b)->unknown_epoch;
+	give_key(0, 1, 2);
+	run_ms(500);
+	CHECK(!a_b_up());
+	CHECK(stats(b)->unknown_epoch > unknown0);
+	give_key(0, 1, 4);
+	give_key(1, 0, 4);
+	CHECK(run_until(a_b_up, 5000));
+
+	/* C removes A: the link goes, A's attempts are refused, A's writes
+	 * no longer reach C (not even relayed through B) */
+	uint64_t refused0 = stats(c)->refused;
+	CHECK_EQ_U64(repl_peer_remove(c->repl, a->id), 0);
+	CHECK_EQ_U64(repl_peer_remove(c->repl, a->id), ENOENT);
+	CHECK(info(c, a->id).removed);
+	local_writes(a, 50, 300, 100000, 3);
+	run_ms(3 * DEAD_MS);
+	CHECK(!info(c, a->id).up);
+	CHECK(stats(c)->refused > refused0);
+	CHECK_EQ_U64(stats(c)->peers_removed, 1);
+	CHECK_EQ_U64(cursor_of(c, a->id), 200);
+	CHECK_EQ_U64(cursor_of(b, a->id), 250);
+	/* back in the cluster under a new key: resumes from its cursor */
+	give_key(2, 0, 5);
+	give_key(0, 2, 5);
+	CHECK(run_until_converged(10000));
+	CHECK(all_up());
+	CHECK_EQ_U64(cursor_of(c, a->id), 250);
+	CHECK_EQ_U64(stats(a)->copies + stats(b)->copies + stats(c)->copies, 0);
+	printf("  keys: node 1 installed %llu keys; node 2 refused %llu "
+	       "connections under an epoch it had no key for\n",
+	       (unsigned long long)stats(a)->keys_installed,
+	       (unsigned long long)stats(b)->unknown_epoch);
+	teardown();
+}
+
 int main(void)
 {
 	test_two_nodes();
@@ -1666,5 +1808,6 @@ int main(void)
 	test_copy_hole();
 	test_copy_three();
 	test_relay();
+	test_keys();
 	CHECK_DONE();
 }
