@@ -2,7 +2,9 @@
 # devnet.sh: a Loom test topology built entirely inside network namespaces.
 #
 #   loom-TAG-br   Linux bridge br0; one veth end per node/client is a port
-#   loom-TAG-nI   node I: veth dp0, up, no IP, IPv6 off (net_af_packet binds it)
+#   loom-TAG-nI   node I: veth dp0, up, no IP, IPv6 off (net_af_packet binds it),
+#                 and veth mg0 with a kernel IPv4 address (the management
+#                 network: loom-controld)
 #   loom-TAG-cJ   client J: veth eth0 with a kernel IPv4 address
 #
 # Every veth pair is created from inside the bridge namespace with its other
@@ -27,6 +29,9 @@ Builds a test network inside network namespaces (never touching the root
 namespace's interfaces):
   loom-TAG-br  bridge br0 (STP off, forward delay 0)
   loom-TAG-nI  node I (1..N): veth dp0, up, no IP address, IPv6 disabled,
+               and veth mg0 with A.B.C.(50+I)/24 for the kernel (the
+               management address: loom-controld); its bridge-side peer
+               is mI, apart from nI so that cutting dp0 leaves it,
                for DPDK's net_af_packet; its IP (A.B.C.(10+I)) is the one
                loomd should use. Its bridge-side peer is nI.
   loom-TAG-cJ  client J (0..M): veth eth0 with A.B.C.(100+J)/24 for kernel
@@ -264,7 +269,7 @@ cmd_up() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
 
-  local tt i ns ip mac entries_n=() entries_c=()
+  local tt i ns ip mac mgmt entries_n=() entries_c=()
   tt=$(tag_byte)
 
   ns_create "$br_ns"
@@ -286,8 +291,12 @@ cmd_up() {
     mac=$(printf '02:00:00:77:%s:%02x' "$tt" $((10 + i)))
     ns_create "$ns"
     veth_attach "$ns" dp0 "n$i" "$mac"
+    mgmt=$base.$((50 + i))
+    veth_attach "$ns" mg0 "m$i" "$(printf '02:00:00:78:%s:%02x' "$tt" $((50 + i)))"
+    ip -n "$ns" addr add "$mgmt/24" dev mg0 || die "cannot add $mgmt/24 to $ns/mg0"
     entries_n+=("$(jq -cn --arg name "n$i" --arg ns "$ns" --arg ip "$ip" --arg mac "$mac" \
-      '{name: $name, ns: $ns, iface: "dp0", ip: $ip, mac: $mac}')")
+      --arg mgmt "$mgmt" \
+      '{name: $name, ns: $ns, iface: "dp0", ip: $ip, mac: $mac, mgmt_iface: "mg0", mgmt_ip: $mgmt}')")
   done
   for ((i = 1; i <= clients; i++)); do
     ns=loom-$tag-c$i ip=$base.$((100 + i))
@@ -323,7 +332,8 @@ cmd_up() {
     while IFS=$'\t' read -r role name ns ifn ip mac; do
       printf '%-7s %-5s %-16s %-6s %-15s %s\n' "$role" "$name" "$ns" "$ifn" "$ip" "$mac"
     done
-  echo "* node IPs are for loomd (net_af_packet on dp0); the kernel has no address there"
+  echo "* node IPs are for loomd (net_af_packet on dp0); the kernel has no address there,"
+  echo "  only on mg0 (A.B.C.(50+I): the management address, for loom-controld)"
 }
 
 cmd_down() {

@@ -86,6 +86,19 @@ for i in 1 2; do
   done
 done
 
+# Nodes' management interfaces: mg0 with 10.77.0.(50+I), reachable from
+# the other node's kernel (loom-controld's links).
+check "json: node management addresses" \
+  jq -e '[.nodes[].mgmt_ip] == ["10.77.0.51", "10.77.0.52"] and ([.nodes[].mgmt_iface] | all(. == "mg0"))' \
+  "$tmp/state.json"
+for i in 1 2; do
+  ns=loom-$tag-n$i
+  check "n$i: mg0 has 10.77.0.$((50 + i))/24" \
+    grep -q "inet 10.77.0.$((50 + i))/24" <(ip -n "$ns" -4 -o addr show dev mg0)
+done
+check "n1's kernel reaches n2's management address" \
+  ip netns exec "loom-$tag-n1" ping -c 1 -W 5 10.77.0.52
+
 # Clients: eth0 up with the expected address.
 for j in 1 2; do
   ns=loom-$tag-c$j
@@ -95,7 +108,7 @@ for j in 1 2; do
 done
 
 # Bridge ports.
-for port in n1 n2 c1 c2; do
+for port in n1 n2 m1 m2 c1 c2; do
   check "bridge port $port is enslaved to br0 and up" \
     grep -q "state UP" <(ip -n "loom-$tag-br" -o link show "$port" master br0)
 done
