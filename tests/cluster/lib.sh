@@ -65,10 +65,15 @@ CL_N=0 CL_CLIENTS=0 CL_BR_NS="" SEED="" CL_SECRET=""
 CL_NS=() CL_IP=() CL_BR_IF=() CL_CFG=() CL_LOG=() CL_PID=() CL_UP=() CL_RUNS=()
 CLUSTER_NODE_FLAGS=()  # node-config.sh flags for every node (set before cluster_up)
 # Where the nodes' peers and keys come from: "file" ([peers] and a shared
-# secret file) or "ctl" (each loomd's control socket WORK/nI/loomd.sock;
-# the test hands out keys with ctl_keys / keys_* below). Set before
-# cluster_up.
+# secret file), "ctl" (each loomd's control socket WORK/nI/loomd.sock;
+# the test hands out keys with ctl_keys / keys_* below) or "controld" (a
+# loom-controld per node on its mg0 address, certificates from a CA in
+# WORK/pki, the cluster formed with loomctl: controld_* below). Set
+# before cluster_up.
 CL_KEYS=${LOOM_CLUSTER_KEYS:-file}
+CL_MGMT=() CTLD_PID=() CTLD_LOG=() CTLD_RUNS=()
+CONTROLD=${LOOM_CONTROLD:-$BUILD/loom-controld}
+CONTROLD_FLAGS=()  # extra "key = value" lines for every controld.ini
 LOAD_NAMES=() LOAD_PIDS=()
 METRICS_CLIENT=1        # the client namespace that reads /metrics
 START_S=${LOOM_CLUSTER_START_S:-180}
@@ -110,6 +115,11 @@ cluster_cleanup_body() {
   for i in "${!BG_PIDS[@]}"; do
     if kill -9 "${BG_PIDS[i]}" 2>/dev/null; then wait "${BG_PIDS[i]}" 2>/dev/null || true; fi
   done
+  for i in "${!CTLD_PID[@]}"; do
+    if [[ -n ${CTLD_PID[i]} ]] && kill -9 "${CTLD_PID[i]}" 2>/dev/null; then
+      wait "${CTLD_PID[i]}" 2>/dev/null || true
+    fi
+  done
   for i in "${!CL_PID[@]}"; do
     if [[ -n ${CL_PID[i]} ]] && kill -9 "${CL_PID[i]}" 2>/dev/null; then
       wait "${CL_PID[i]}" 2>/dev/null || true
@@ -127,6 +137,11 @@ cluster_cleanup_body() {
     done
     for i in "$WORK"/*.out; do
       if [[ -s $i ]]; then echo "--- ${i##*/} (last 12 lines)"; tail -n 12 "$i" | cut -c1-1000; fi
+    done
+    for i in "${!CTLD_LOG[@]}"; do
+      if [[ -f ${CTLD_LOG[i]} ]]; then
+        echo "--- node $i: ${CTLD_LOG[i]#"$WORK"/} (last 25 lines)"; tail -n 25 "${CTLD_LOG[i]}"
+      fi
     done
     for i in "${!CL_LOG[@]}"; do
       if [[ -f ${CL_LOG[i]} ]]; then
@@ -187,11 +202,87 @@ repl_flags() {
     [[ -n ${CL_IP[j]:-} ]] || fail "repl_flags: no address for node $j"
     peers+="${peers:+,}$j=${CL_IP[j]}"
   done
-  if [[ $CL_KEYS == ctl ]]; then
+  if [[ $CL_KEYS == ctl || $CL_KEYS == controld ]]; then
     REPL_FLAGS=(--control-socket "${WORK:?}/n$i/loomd.sock")
   else
     REPL_FLAGS=(--peers "$peers" --repl-secret "$CL_SECRET")
   fi
+}
+
+# --- the control plane (CL_KEYS=controld) ------------------------------------
+
+# pki_init: a cluster CA in WORK/pki and a certificate for every node
+# (WORK/pki/nodes/nI/).
+pki_init() {
+  local i out
+  [[ -x $LOOMCTL ]] || fail "no loomctl at $LOOMCTL"
+  out=$("$LOOMCTL" ca init --dir "${WORK:?}/pki" --cluster "$TAG" 2>&1) || fail "loomctl ca init: $out"
+  for ((i = 1; i <= CL_N; i++)); do
+    out=$("$LOOMCTL" cert issue "n$i" --dir "$WORK/pki" 2>&1) || fail "loomctl cert issue n$i: $out"
+  done
+}
+
+# controld_config I [CERT_NODE]: WORK/nI/controld.ini for node I (with
+# the certificate and key of CERT_NODE, default nI: a test may hand a node
+# another's), then the CONTROLD_FLAGS lines.
+controld_config() {
+  local i=$1 c=${2:-n$1}
+  mkdir -p "${WORK:?}/n$i/control"
+  {
+    printf '[controld]\nname = n%s\nlisten = %s:9925\n' "$i" "${CL_MGMT[i]}"
+    printf 'ca = %s\ncrl = %s\n' "$WORK/pki/ca.crt.pem" "$WORK/pki/crl.pem"
+    printf 'cert = %s\nkey = %s\n' "$WORK/pki/nodes/$c/$c.crt.pem" "$WORK/pki/nodes/$c/$c.key.pem"
+    printf 'state_dir = %s\nloomd_socket = %s\nadmin_socket = %s\n' \
+      "$WORK/n$i/control" "$WORK/n$i/loomd.sock" "$WORK/n$i/controld.sock"
+    if ((${#CONTROLD_FLAGS[@]})); then printf '%s\n' "${CONTROLD_FLAGS[@]}"; fi
+  } >"$WORK/n$i/controld.ini"
+}
+
+# controld_start I: node I's loom-controld in its namespace (its loomd's
+# socket may come later: it retries).
+controld_start() {
+  local i=$1
+  [[ -x $CONTROLD ]] || fail "no loom-controld at $CONTROLD"
+  [[ -f $WORK/n$i/controld.ini ]] || controld_config "$i"
+  CTLD_RUNS[i]=$((${CTLD_RUNS[i]:-0} + 1))
+  CTLD_LOG[i]=$WORK/n$i/controld.${CTLD_RUNS[i]}.log
+  ip netns exec "${CL_NS[i]}" "$CONTROLD" --config "$WORK/n$i/controld.ini" >"${CTLD_LOG[i]:?}" 2>&1 &
+  CTLD_PID[i]=$!
+  wait_for 30 "node $i's loom-controld admin socket" test -S "$WORK/n$i/controld.sock"
+}
+
+# controld_kill I: kill -9 node I's loom-controld.
+controld_kill() {
+  local i=$1
+  [[ -n ${CTLD_PID[i]:-} ]] || fail "controld_kill: node $i has no loom-controld"
+  kill -9 "${CTLD_PID[i]}" 2>/dev/null || true
+  wait "${CTLD_PID[i]}" 2>/dev/null || true
+  CTLD_PID[i]=""
+}
+
+# controld_alive: every started loom-controld still runs.
+controld_alive() {
+  local i
+  for i in "${!CTLD_PID[@]}"; do
+    [[ -z ${CTLD_PID[i]} ]] || kill -0 "${CTLD_PID[i]}" 2>/dev/null ||
+      fail "node $i's loom-controld exited: $(tail -n 5 "${CTLD_LOG[i]}" | paste -sd' ' | cut -c1-600)"
+  done
+}
+
+# loomctl_on I ARGS...: loomctl ARGS against node I's loom-controld.
+loomctl_on() {
+  local i=$1; shift
+  timeout -k 5 30 "$LOOMCTL" "$@" --socket "${WORK:?}/n$i/controld.sock"
+}
+
+# controld_form: the cluster made with `loomctl node add` for every node,
+# all sent to node 1's loom-controld (it spreads the topology).
+controld_form() {
+  local i out
+  for ((i = 1; i <= CL_N; i++)); do
+    out=$(loomctl_on 1 node add --id "$i" --name "n$i" --mgmt "${CL_MGMT[i]}:9925" \
+      --dp "${CL_IP[i]}" 2>&1) || fail "loomctl node add n$i: $out"
+  done
 }
 
 # --- keys through loomd's control socket (CL_KEYS=ctl) -------------------------
@@ -256,6 +347,7 @@ cluster_up() {
   for ((i = 1; i <= n; i++)); do
     CL_NS[i]=$(jq -r ".nodes[$((i - 1))].ns" <<<"$DEVNET_STATE")
     CL_IP[i]=$(jq -r ".nodes[$((i - 1))].ip" <<<"$DEVNET_STATE")
+    CL_MGMT[i]=$(jq -r ".nodes[$((i - 1))].mgmt_ip" <<<"$DEVNET_STATE")
     CL_BR_IF[i]=$(jq -r ".nodes[$((i - 1))].name" <<<"$DEVNET_STATE")
     CL_PID[i]="" CL_UP[i]=0 CL_RUNS[i]=0 CL_LOG[i]=""
   done
@@ -284,6 +376,9 @@ cluster_up() {
 # that a later cluster_up starts from empty data dirs.
 cluster_down() {
   local i
+  for i in "${!CTLD_PID[@]}"; do
+    if [[ -n ${CTLD_PID[i]} ]]; then controld_kill "$i"; fi
+  done
   stop_nodes
   for i in "${!BG_PIDS[@]}"; do
     if kill -9 "${BG_PIDS[i]}" 2>/dev/null; then wait "${BG_PIDS[i]}" 2>/dev/null || true; fi
@@ -294,6 +389,7 @@ cluster_down() {
     for ((i = 1; i <= CL_N; i++)); do rm -rf "${WORK:?}/n$i"; done
   fi
   CL_NS=() CL_IP=() CL_BR_IF=() CL_CFG=() CL_LOG=() CL_PID=() CL_UP=() CL_RUNS=()
+  CL_MGMT=() CTLD_PID=() CTLD_LOG=() CTLD_RUNS=()
   CL_N=0
 }
 

@@ -19,6 +19,9 @@
 #   keys:     peers and keys over loomd's control socket only: rekeys of
 #             every pair under load (no client error, nothing lost), an
 #             old epoch refused, a removed node's links closed and refused
+#   control:  loom-controld on every node, the cluster formed with loomctl
+#             only; status, rekeys under load, a controld killed under
+#             load, node remove
 loom_script_test(cluster_converge cluster tests/cluster/test_cluster_converge.sh)
 set_tests_properties(cluster_converge PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1800)
 loom_script_test(cluster_kill cluster tests/cluster/test_cluster_kill.sh)
@@ -39,3 +42,5 @@ loom_script_test(cluster_relay cluster tests/cluster/test_cluster_relay.sh)
 set_tests_properties(cluster_relay PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1200)
 loom_script_test(cluster_keys cluster tests/cluster/test_cluster_keys.sh)
 set_tests_properties(cluster_keys PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1200)
+loom_script_test(cluster_control cluster tests/cluster/test_cluster_control.sh)
+set_tests_properties(cluster_control PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1500)
