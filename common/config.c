@@ -58,7 +58,6 @@ enum section_id {
 	S_HTTP,
 	S_USERS,
 	S_REPL,
-	S_PEERS,
 	S_CONTROL,
 	S_COUNT
 };
@@ -66,7 +65,7 @@ enum section_id {
 static const char *const section_names[S_COUNT] = {
 	"node", "eal", "dataplane", "lcores", "idle",
 	"mempool", "storage", "fault", "run", "tcp", "test", "host",
-	"http", "users", "repl", "peers", "control",
+	"http", "users", "repl", "control",
 };
 
 enum key_id {
@@ -145,7 +144,6 @@ enum key_id {
 	K_HTTP_LARGE_POOL,
 	K_HTTP_AUTH,
 	K_USER, /* every [users] line: the key is the user's name */
-	K_REPL_SECRET,
 	K_REPL_BATCH,
 	K_REPL_WINDOW,
 	K_REPL_PING,
@@ -153,7 +151,6 @@ enum key_id {
 	K_REPL_MAX_FRAME,
 	K_REPL_LOG_RETENTION,
 	K_REPL_PRUNE_INTERVAL,
-	K_PEER, /* every [peers] line: the key is the node id */
 	K_CONTROL_SOCKET,
 	K_COUNT
 };
@@ -268,7 +265,6 @@ static const struct key_desc keys[K_COUNT] = {
 	/* Never found by name: line_handler() sends [users] lines to
 	 * set_user() before the key lookup. */
 	[K_USER] = OTHER(S_USERS, "", false),
-	[K_REPL_SECRET] = OTHER(S_REPL, "secret_file", false),
 	[K_REPL_BATCH] = UINT(S_REPL, "batch_max", repl_batch_max, 1, 4096),
 	[K_REPL_WINDOW] = UINT(S_REPL, "window", repl_window, 16, 1048576),
 	[K_REPL_PING] = UINT(S_REPL, "ping_interval_ms", repl_ping_ms, 50,
@@ -283,7 +279,6 @@ static const struct key_desc keys[K_COUNT] = {
 	                              UINT64_C(31536000000)),
 	[K_REPL_PRUNE_INTERVAL] = UINT(S_REPL, "prune_interval_ms",
 	                               repl_prune_interval_ms, 10, 600000),
-	[K_PEER] = OTHER(S_PEERS, "", false),
 	[K_CONTROL_SOCKET] = OTHER(S_CONTROL, "socket", false),
 };
 
@@ -850,40 +845,6 @@ static int set_endpoint(struct parse_state *st, enum key_id k, const char *v,
 	return 0;
 }
 
-/* One [peers] line: ID = A.B.C.D. */
-static int set_peer(struct parse_state *st, const char *name, const char *v)
-{
-	struct loom_config *cfg = st->cfg;
-	uint64_t id;
-	if (parse_dec(name, strlen(name), &id) != NUM_OK || id < 1 ||
-	    id > 65535)
-		return fail_line(st, S_PEERS, name, "a peer is named by its "
-		                 "node id, 1..65535");
-	uint32_t h;
-	const char *end = parse_quad(v, &h);
-	if (end == NULL || *end != '\0')
-		return fail_line(st, S_PEERS, name, "%s is not an IPv4 address "
-		                 "(A.B.C.D: the peer's dataplane address)", Q(v));
-	if (!is_unicast(h))
-		return fail_line(st, S_PEERS, name, "%s is not a unicast host "
-		                 "address", dotted(h).s);
-	for (unsigned i = 0; i < cfg->n_peers; i++) {
-		if (cfg->peers[i].id == id)
-			return fail_line(st, S_PEERS, name, "peer listed twice");
-		if (cfg->peers[i].ip_be == be_from_host(h))
-			return fail_line(st, S_PEERS, name, "%s is also peer "
-			                 "%u's address", dotted(h).s,
-			                 cfg->peers[i].id);
-	}
-	if (cfg->n_peers >= LOOM_MAX_PEERS)
-		return fail_line(st, S_PEERS, name, "more than %d peers",
-		                 LOOM_MAX_PEERS);
-	cfg->peers[cfg->n_peers].id = (uint16_t)id;
-	cfg->peers[cfg->n_peers].ip_be = be_from_host(h);
-	cfg->n_peers++;
-	return 0;
-}
-
 /* One [users] line. The value is not quoted in messages: a hash is
  * material for an offline guessing attack, and a mistyped line may be a
  * plain password. */
@@ -1040,13 +1001,6 @@ static int set_value(struct parse_state *st, enum key_id k, const char *v)
 			                  sizeof cfg->control_socket - 1);
 		snprintf(cfg->control_socket, sizeof cfg->control_socket, "%s",
 		         v);
-		return 0;
-	case K_REPL_SECRET:
-		if (strlen(v) >= sizeof cfg->repl_secret_file)
-			return fail_value(st, k, "longer than %zu characters",
-			                  sizeof cfg->repl_secret_file - 1);
-		snprintf(cfg->repl_secret_file, sizeof cfg->repl_secret_file,
-		         "%s", v);
 		return 0;
 	case K_HTTP_AUTH:
 		if (strcmp(v, "basic") == 0)
@@ -1218,12 +1172,19 @@ static char *line_reader(char *buf, int num, void *stream)
 			return NULL;
 		}
 		int sec = find_section(s + 1, (size_t)(close - s - 1));
+		if (sec < 0 && (size_t)(close - s - 1) == 5 &&
+		    memcmp(s + 1, "peers", 5) == 0) {
+			fail_line(st, -1, NULL, "[peers]: no longer read: the "
+			          "peers and their keys come from loom-controld "
+			          "([control] socket, docs/CONTROL.md)");
+			return NULL;
+		}
 		if (sec < 0) {
 			size_t n = (size_t)(close - s - 1);
 			fail_line(st, -1, NULL, "[%.*s%s]: unknown section (known: "
 			          "node, eal, dataplane, lcores, idle, mempool, "
 			          "storage, fault, run, tcp, test, host, http, "
-			          "users)",
+			          "users, repl, control)",
 			          (int)(n > QUOTE_MAX ? QUOTE_MAX : n), s + 1,
 			          n > QUOTE_MAX ? "..." : "");
 			return NULL;
@@ -1332,10 +1293,6 @@ static int line_handler(void *user, const char *section, const char *name,
 		          "with a header such as [node])", Q(name));
 		return 0;
 	}
-	if (st->section == S_PEERS) {
-		st->last_key = K_PEER;
-		return set_peer(st, name, value) == 0;
-	}
 	if (st->section == S_USERS) {
 		st->last_key = K_USER;
 		snprintf(st->last_user, sizeof st->last_user, "%s", name);
@@ -1343,6 +1300,13 @@ static int line_handler(void *user, const char *section, const char *name,
 	}
 
 	int k = find_key(st->section, name);
+	if (k < 0 && st->section == S_REPL &&
+	    strcmp(name, "secret_file") == 0) {
+		fail_line(st, st->section, name, "no longer read: the link keys "
+		          "come from loom-controld ([control] socket, "
+		          "docs/CONTROL.md)");
+		return 0;
+	}
 	if (k < 0) {
 		fail_line(st, st->section, name, "unknown key");
 		return 0;
@@ -1494,33 +1458,9 @@ static int validate(struct parse_state *st)
 		                "entry of max_body %u plus its headers (%u)",
 		                c->repl_max_frame, AT(K_REPL_MAX_FRAME),
 		                c->max_body_bytes, c->max_body_bytes + 4096u);
-	for (unsigned i = 0; i < c->n_peers; i++) {
-		if (c->peers[i].id == c->node_id)
-			return fail_key(st, K_NODE_ID, "%u is this node; [peers] "
-			                "lists the other nodes", c->node_id);
-		if (c->peers[i].ip_be == c->ip_be)
-			return fail_key(st, K_IP, "[peers] %u has this node's own "
-			                "address", c->peers[i].id);
-	}
-	if (c->control_socket[0] != '\0' && c->n_peers > 0)
-		return fail_key(st, K_CONTROL_SOCKET, "loom-controld hands out "
-		                "the peers and their keys: remove [peers] (and "
-		                "[repl] secret_file)");
-	if (c->control_socket[0] != '\0' && c->repl_secret_file[0] != '\0')
-		return fail_key(st, K_REPL_SECRET, "the link keys come from "
-		                "loom-controld ([control] socket): remove "
-		                "secret_file");
 	if (c->control_socket[0] != '\0' && c->n_repl_lcores == 0)
 		return fail_key(st, K_REPL_LCORES, "[control] socket: this node "
 		                "replicates, so it needs a repl lcore");
-	if (c->n_peers > 0 && c->n_repl_lcores == 0)
-		return fail_key(st, K_REPL_LCORES, "[peers] names %u node(s) but "
-		                "no repl lcore is configured to replicate with "
-		                "them", c->n_peers);
-	if (c->n_peers > 0 && c->repl_secret_file[0] == '\0')
-		return fail_key(st, K_REPL_SECRET, "[peers] names %u node(s): "
-		                "the links need secret_file (64 hex digits, the "
-		                "same on every node)", c->n_peers);
 	/* Last: every config written before [http] existed fails here, and
 	 * its other mistakes are worth reporting first. */
 	if (c->auth_mode == LOOM_AUTH_BASIC && c->n_users == 0)

@@ -37,11 +37,6 @@
 enum loom_sync_mode { LOOM_SYNC_COMMIT = 0, LOOM_SYNC_INTERVAL = 1 };
 
 /* Another node of the cluster (docs/REPLICATION.md). */
-struct loom_peer {
-	uint16_t id;
-	uint32_t ip_be; /* its dataplane address; it listens on repl_port */
-};
-
 /* [http] auth: who may use the REST API (dataplane/http/auth.h). */
 enum loom_auth_mode { LOOM_AUTH_BASIC = 0, LOOM_AUTH_NONE = 1 };
 
@@ -210,12 +205,7 @@ struct loom_config {
 	                             dataplane NIC */
 	char host_nic_driver[32]; /* nic_driver = vfio-pci|mlx5_core|... */
 
-	/* [repl]: replication (docs/REPLICATION.md). Needs a repl lcore and
-	 * secret_file when [peers] names any node. */
-	char repl_secret_file[LOOM_PATH_MAX]; /* secret_file = path of 64 hex
-	                                  digits, the same on every node: the
-	                                  link keys derive from it until
-	                                  loom-controld hands them out */
+	/* [repl]: replication (docs/REPLICATION.md), with [control] socket */
 	uint32_t repl_batch_max;  /* batch_max = 1..4096 entries per BATCH, default 256 */
 	uint32_t repl_window;     /* window = 16..1048576 entries sent beyond the
 	                             peer's last ACK, default 8192 */
@@ -236,17 +226,12 @@ struct loom_config {
 	                             runs one bounded prune txn (sooner while
 	                             a backlog remains) */
 
-	/* [peers]: one line per other node: ID = A.B.C.D */
-	struct loom_peer peers[LOOM_MAX_PEERS];
-	uint16_t n_peers;
-
 	/* [control]: loom-controld (docs/CONTROL.md) */
 	char control_socket[LOOM_PATH_MAX]; /* socket = absolute path of the
 	                                  Unix socket loomd listens on (mode
 	                                  0600) for loom-controld, which hands
 	                                  out the peers and their keys; "" =
-	                                  none (default): [peers] and [repl]
-	                                  secret_file instead */
+	                                  none (default): a node alone */
 
 	/* [run] */
 	char stats_file[LOOM_PATH_MAX]; /* stats_file = path, "" = none (default);
@@ -269,11 +254,11 @@ int loom_config_parse_string(const char *name, const char *text,
  * --pci-whitelist count as an allow-list too. */
 bool loom_eal_args_safe(const char *eal_args);
 
-/* This node replicates (a repl lcore, its queue and its links): peers
- * from [peers], or from loom-controld over [control] socket. */
+/* This node replicates (a repl lcore, its queue and its links): its peers
+ * and their keys come from loom-controld over [control] socket. */
 static inline bool loom_config_replicates(const struct loom_config *c)
 {
-	return c->n_peers > 0 || c->control_socket[0] != '\0';
+	return c->control_socket[0] != '\0';
 }
 
 #endif

@@ -459,8 +459,7 @@ static int io_tcp_create(struct io_lcore *io, int socket)
 		 * one connection each way per peer plus reconnects in
 		 * TIME_WAIT, with buffers sized for a stream (the window a
 		 * peer may have in flight). */
-		tc.max_conns = REPL_TCP_CONNS(cfg->control_socket[0] != '\0'
-		                               ? LOOM_MAX_PEERS : cfg->n_peers);
+		tc.max_conns = REPL_TCP_CONNS(LOOM_MAX_PEERS);
 		tc.sndbuf = REPL_TCP_BUF;
 		tc.rcvbuf = REPL_TCP_BUF;
 	}
@@ -544,7 +543,23 @@ static unsigned io_confirmations(void *user, uint64_t seq)
 	for (uint16_t i = 0; i < repl_peer_count(rl->repl); i++) {
 		struct repl_peer_info pi;
 		repl_peer_info(rl->repl, i, &pi);
-		n += pi.acked >= seq;
+		n += !pi.removed && pi.acked >= seq;
+	}
+	return n;
+}
+
+/* The peers loom-controld has given us now (confirm=K's bound). */
+static unsigned io_peers(void *user)
+{
+	struct io_lcore *io = user;
+	const struct io_lcore *rl = io->app->repl;
+	if (rl == NULL || rl->repl == NULL)
+		return 0;
+	unsigned n = 0;
+	for (uint16_t i = 0; i < repl_peer_count(rl->repl); i++) {
+		struct repl_peer_info pi;
+		repl_peer_info(rl->repl, i, &pi);
+		n += !pi.removed;
 	}
 	return n;
 }
@@ -619,11 +634,8 @@ static int io_rest_create(struct io_lcore *io, int socket)
 		.node_id = cfg->node_id,
 		.max_conns = cfg->tcp_max_conns,
 		.large_data = io->large_data,
-		/* the bound of confirm=K: with loom-controld the peers come
-		 * and go, so any K a cluster can have (a K above the peers
-		 * there are answers 504 after its timeout) */
-		.n_peers = cfg->control_socket[0] != '\0' ? LOOM_MAX_PEERS
-		                                          : cfg->n_peers,
+		/* the bound of confirm=K comes from ops.peers */
+		.n_peers = 0,
 		.confirm_timeout_ms = REST_CONFIRM_TIMEOUT_MS,
 		.auth_mode = cfg->auth_mode,
 		.users = cfg->users,
@@ -636,6 +648,7 @@ static int io_rest_create(struct io_lcore *io, int socket)
 		.metrics = io_metrics,
 		.auth_submit = app->auth_ring != NULL ? io_auth_submit : NULL,
 		.confirmations = io_confirmations,
+		.peers = io_peers,
 		.user = io,
 	};
 	const struct tcp_alloc alloc = {tcp_zalloc, tcp_free,
@@ -682,16 +695,12 @@ static int io_repl_create(struct io_lcore *io, int socket)
 	}
 	io->wq = storage_lcore_in_ring(app->storage, io->index);
 	io->wdone = storage_lcore_done_ring(app->storage, io->index);
-	static struct repl_peer_cfg peers[LOOM_MAX_PEERS]; /* set once, at start */
-	for (uint16_t i = 0; i < cfg->n_peers; i++)
-		peers[i] = (struct repl_peer_cfg){cfg->peers[i].id,
-		                                  cfg->peers[i].ip_be};
+	/* No peer yet: loom-controld hands them out over [control] socket
+	 * (repl_peer_set, through the main lcore's mailbox). */
 	struct repl_config rc = {
 		.node_id = cfg->node_id,
 		.cluster_id = cfg->cluster_id,
 		.port = cfg->repl_port,
-		.peers = peers,
-		.n_peers = cfg->n_peers,
 		.batch_max = cfg->repl_batch_max,
 		.window = cfg->repl_window,
 		.ping_ms = cfg->repl_ping_ms,
@@ -701,7 +710,6 @@ static int io_repl_create(struct io_lcore *io, int socket)
 		.max_frame = cfg->repl_max_frame,
 		.io_index = (uint8_t)io->index,
 	};
-	memcpy(rc.secret, app->repl_secret, sizeof rc.secret);
 	const struct repl_ops ops = {
 		.req_alloc = io_req_alloc,
 		.req_free = io_req_free,
@@ -713,7 +721,6 @@ static int io_repl_create(struct io_lcore *io, int socket)
 	                                (void *)(intptr_t)socket};
 	io->repl = repl_create(&rc, io->tcp, &io->net, app->store, &ops,
 	                       &alloc);
-	memset(rc.secret, 0, sizeof rc.secret);
 	if (io->repl == NULL) {
 		LOG_ERR("repl", "lcore %u: replication links: out of memory",
 		        io->lcore_id);
@@ -724,8 +731,8 @@ static int io_repl_create(struct io_lcore *io, int socket)
 		        io->lcore_id, cfg->repl_port);
 		return -1;
 	}
-	LOG_INFO("repl", "lcore %u: node %u, %u peer(s), port %u",
-	         io->lcore_id, cfg->node_id, cfg->n_peers, cfg->repl_port);
+	LOG_INFO("repl", "lcore %u: node %u, port %u; peers from "
+	         "loom-controld", io->lcore_id, cfg->node_id, cfg->repl_port);
 	return 0;
 }
 

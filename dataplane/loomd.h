@@ -45,8 +45,6 @@ struct loomd {
 	/* MP/SC: credentials for the main lcore to verify (auth = basic),
 	 * so no io lcore ever runs PBKDF2; NULL with auth = none. */
 	struct rte_ring *auth_ring;
-	/* [repl] secret_file, read at start (static peers). */
-	uint8_t repl_secret[32];
 	/* [control] socket: loom-controld's peers and keys, read by the main
 	 * lcore (ctl) and run by the repl lcore (repl_mbox). */
 	struct ctl_server *ctl;

@@ -122,51 +122,6 @@ static void destroy_lcores(struct loomd *app)
 	app->store = NULL;
 }
 
-/* [repl] secret_file: 64 hex digits (blanks around them allowed). The
- * link keys derive from it until loom-controld hands them out. */
-static int load_repl_secret(const char *path, uint8_t out[32])
-{
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		LOG_ERR("loomd", "[repl] secret_file %s: %s", path,
-		        strerror(errno));
-		return -1;
-	}
-	char text[160];
-	size_t n = fread(text, 1, sizeof text - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	size_t i = 0, got = 0;
-	while (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' ||
-	       text[i] == '\r')
-		i++;
-	for (; got < 64; i++, got++) {
-		char c = text[i];
-		int v = c >= '0' && c <= '9' ? c - '0'
-		      : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		      : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-		if (v < 0)
-			break;
-		if (got % 2 == 0)
-			out[got / 2] = (uint8_t)(v << 4);
-		else
-			out[got / 2] |= (uint8_t)v;
-	}
-	while (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' ||
-	       text[i] == '\r')
-		i++;
-	bool ok = got == 64 && i == n;
-	memset(text, 0, sizeof text);
-	if (!ok) {
-		memset(out, 0, 32);
-		LOG_ERR("loomd", "[repl] secret_file %s: must hold exactly 64 "
-		        "hex digits (e.g. od -An -N32 -tx1 /dev/urandom | tr -d "
-		        "' \\n')", path);
-		return -1;
-	}
-	return 0;
-}
-
 static uint64_t wall_clock_ms(void *ctx)
 {
 	(void)ctx;
@@ -207,9 +162,6 @@ static int create_storage(struct loomd *app)
 		LOG_ERR("loomd", "storage lcore: out of memory for its rings");
 		return -1;
 	}
-	if (cfg->n_peers > 0 &&
-	    load_repl_secret(cfg->repl_secret_file, app->repl_secret) != 0)
-		return -1;
 	if (cfg->auth_mode == LOOM_AUTH_BASIC) {
 		/* Room for every job every io lcore can have out at once. */
 		app->auth_ring = rte_ring_create(

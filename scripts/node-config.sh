@@ -13,15 +13,14 @@
 #                  [--echo-port P] [--connect A.B.C.D:P] [--connect-count N]
 #                  [--http-header-timeout-ms N] [--http-backpressure-ms N]
 #                  [--http-max-inflight N] [--user NAME=HASH]...
-#                  [--peers ID=A.B.C.D[,ID=A.B.C.D...] --repl-secret FILE |
-#                   --control-socket PATH]
+#                  [--control-socket PATH]
 #                  [--repl-batch-max N] [--repl-window N]
 #                  [--repl-ping-ms N] [--repl-dead-ms N]
 #                  [--repl-log-retention-ms N] [--repl-prune-interval-ms N]
 #
 # DIR holds the node's data and stats file (DIR/data, DIR/stats.json).
-# --mem MB is EAL's --no-huge memory (default 256, 512 with --peers; the
-# TCP tests use 1024).
+# --mem MB is EAL's --no-huge memory (default 256, 512 with
+# --control-socket; the TCP tests use 1024).
 # Lcores: main 0 on CPU 0; --io N (default 1) io lcores 1..N, all on CPU 1,
 # one queue pair each (qpairs=N, framecnt=16384: the kernel-side packet ring
 # must absorb what a thousand peers' windows can put in flight at once, or
@@ -42,18 +41,13 @@
 # --http-backpressure-ms and --http-max-inflight set header_timeout_ms,
 # backpressure_timeout_ms and max_inflight; the other [http] keys keep
 # loomd's defaults.
-# --peers (the other nodes of the cluster: node id = dataplane address)
-# adds a repl lcore (id N+2, CPU 1, with its own queue pair: qpairs=N+1),
-# writes [peers] and [repl] with secret_file = --repl-secret (required with
-# --peers: a file of 64 hex digits, the same for every node); the
-# --repl-* flags set [repl] batch_max, window, ping_interval_ms,
-# dead_after_ms, log_retention_ms and prune_interval_ms
+# --control-socket PATH makes the node replicate: its peers and their keys
+# come from loom-controld over that Unix socket ([control] socket,
+# docs/CONTROL.md); it adds a repl lcore (id N+2, CPU 1, with its own queue
+# pair: qpairs=N+1); the --repl-* flags set [repl] batch_max, window,
+# ping_interval_ms, dead_after_ms, log_retention_ms and prune_interval_ms
 # (docs/REPLICATION.md, docs/CONFIG.md); they are written only with
-# --peers or --control-socket.
-# --control-socket PATH instead of --peers: the peers and their keys come
-# from loom-controld over that Unix socket ([control] socket,
-# docs/CONTROL.md); the repl lcore, its queue pair and the [repl] keys are
-# as with --peers, without [peers] and secret_file.
+# --control-socket.
 set -euo pipefail
 
 # The comment block above, without its '# ' prefixes.
@@ -66,7 +60,7 @@ tcp_max_conns="" tcp_sndbuf="" tcp_rcvbuf="" tcp_syn_backlog=""
 tcp_time_wait_ms="" tcp_rto_min_ms="" tcp_rto_init_ms="" tcp_delack_ms=""
 echo_port="" connect="" connect_count=""
 http_header_timeout_ms="" http_backpressure_ms="" http_max_inflight=""
-peers="" repl_secret="" control_socket="" repl_batch_max="" repl_window="" repl_ping_ms="" repl_dead_ms=""
+control_socket="" repl_batch_max="" repl_window="" repl_ping_ms="" repl_dead_ms=""
 repl_log_retention_ms="" repl_prune_interval_ms=""
 users=()
 while [[ $# -gt 0 ]]; do
@@ -103,8 +97,6 @@ while [[ $# -gt 0 ]]; do
     --http-backpressure-ms) http_backpressure_ms=$2 ;;
     --http-max-inflight) http_max_inflight=$2 ;;
     --user) users+=("$2") ;;
-    --peers) peers=$2 ;;
-    --repl-secret) repl_secret=$2 ;;
     --control-socket) control_socket=$2 ;;
     --repl-batch-max) repl_batch_max=$2 ;;
     --repl-window) repl_window=$2 ;;
@@ -185,29 +177,12 @@ done
 ((${#user_lines[@]} <= 32)) || die "--user: at most 32 users"
 if ((${#user_lines[@]})); then auth=basic; else auth=none; fi
 
-# --peers ID=IP,...: checked for form here, for meaning by loomd.
-peer_lines=() repl_keys=() replicates=0
-if [[ -n $peers && -n $control_socket ]]; then
-  die "--peers and --control-socket: the peers come from one or the other"
-fi
+repl_keys=() replicates=0
 if [[ -n $control_socket ]]; then
   [[ $control_socket == /* ]] || die "--control-socket: '$control_socket' is not an absolute path"
-  [[ -z $repl_secret ]] || die "--repl-secret with --control-socket: loom-controld hands out the keys"
-fi
-if [[ -n $peers || -n $control_socket ]]; then
   replicates=1
   # The repl lcore's TCP and frame buffers need room beyond the default.
   if ((!mem_set)); then mem=512; fi
-fi
-if [[ -n $peers ]]; then
-  [[ -n $repl_secret ]] || die "--peers needs --repl-secret FILE (64 hex digits, the same on every node)"
-  IFS=, read -ra plist <<<"$peers"
-  for p in "${plist[@]}"; do
-    [[ $p =~ ^([0-9]{1,5})=([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})$ ]] ||
-      die "--peers: '$p' is not ID=A.B.C.D"
-    peer_lines+=("${BASH_REMATCH[1]} = ${BASH_REMATCH[2]}")
-  done
-  repl_keys+=("secret_file = $repl_secret")
 fi
 if ((replicates)); then
   if [[ -n $repl_batch_max ]]; then uint --repl-batch-max "$repl_batch_max" 1 4096; repl_keys+=("batch_max = $repl_batch_max"); fi
@@ -216,11 +191,9 @@ if ((replicates)); then
   if [[ -n $repl_dead_ms ]]; then uint --repl-dead-ms "$repl_dead_ms" 200 600000; repl_keys+=("dead_after_ms = $repl_dead_ms"); fi
   if [[ -n $repl_log_retention_ms ]]; then uint --repl-log-retention-ms "$repl_log_retention_ms" 0 31536000000; repl_keys+=("log_retention_ms = $repl_log_retention_ms"); fi
   if [[ -n $repl_prune_interval_ms ]]; then uint --repl-prune-interval-ms "$repl_prune_interval_ms" 10 600000; repl_keys+=("prune_interval_ms = $repl_prune_interval_ms"); fi
-elif [[ -n $repl_secret ]]; then
-  die "--repl-secret without --peers: a single node does not replicate"
 fi
 
-# Lcores: io 1..N, storage N+1 and (with peers) repl N+2 share CPU 1;
+# Lcores: io 1..N, storage N+1 and (replicating) repl N+2 share CPU 1;
 # main 0 has CPU 0. The repl lcore has its own queue pair.
 storage=$((io + 1))
 repl_lcore=$((io + 2))
@@ -296,10 +269,6 @@ fi
 if ((replicates)) && ((${#repl_keys[@]})); then
   printf '\n[repl]\n'
   printf '%s\n' "${repl_keys[@]}"
-fi
-if ((${#peer_lines[@]})); then
-  printf '\n[peers]\n'
-  printf '%s\n' "${peer_lines[@]}"
 fi
 if [[ -n $control_socket ]]; then
   printf '\n[control]\nsocket = %s\n' "$control_socket"

@@ -515,8 +515,11 @@ static bool start_write(struct rest_conn *c, const struct http_request *req,
 	uint8_t confirm = 0;
 	uint32_t confirm_ms = s->cfg.confirm_timeout_ms;
 	const char *why;
+	uint16_t n_peers = s->ops.peers != NULL
+	                   ? (uint16_t)s->ops.peers(s->ops.user)
+	                   : s->cfg.n_peers;
 	if (req->x_replicate_to.p != NULL &&
-	    parse_replicate_to(req->x_replicate_to, s->cfg.n_peers, &confirm,
+	    parse_replicate_to(req->x_replicate_to, n_peers, &confirm,
 	                       &confirm_ms, &why) != 0) {
 		refuse(c, req, 400, why);
 		return true;

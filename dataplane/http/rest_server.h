@@ -112,6 +112,9 @@ struct rest_ops {
 	/* Optional: how many peers have committed our origin's entries up
 	 * to seq (X-Replicate-To: confirm=K). NULL: no peers. */
 	unsigned (*confirmations)(void *user, uint64_t seq);
+	/* Optional: how many peers this node has now (they come and go with
+	 * loom-controld): confirm=K above it is a 400. NULL: cfg.n_peers. */
+	unsigned (*peers)(void *user);
 	void *user;
 };
 
@@ -125,7 +128,8 @@ struct rest_config {
 	uint16_t node_id;              /* for /health */
 	uint32_t max_conns;            /* connection slots (the TCP's) */
 	size_t large_data;             /* data bytes of the largest buffer */
-	uint16_t n_peers;              /* confirm=K needs K <= n_peers */
+	uint16_t n_peers;              /* confirm=K needs K <= n_peers
+	                                  (without ops.peers) */
 	uint32_t confirm_timeout_ms;   /* default wait for confirm=K */
 	enum loom_auth_mode auth_mode;
 	const struct loom_user *users;

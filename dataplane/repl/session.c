@@ -2357,7 +2357,8 @@ uint64_t repl_min_acked_all(const struct repl *r)
 
 uint16_t repl_peer_count(const struct repl *r)
 {
-	return r->cfg.n_peers;
+	/* acquire: a slot is whole before repl_peer_set counts it */
+	return __atomic_load_n(&r->cfg.n_peers, __ATOMIC_ACQUIRE);
 }
 
 void repl_peer_info(const struct repl *r, uint16_t i,

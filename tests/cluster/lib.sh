@@ -45,10 +45,10 @@
 # down, prints (on failure) the end of every node's log and every tool's
 # output, and removes WORK (LOOM_KEEP_WORK=1 keeps it).
 #
-# Replication config (docs/REPLICATION.md): every node gets node-config.sh
-# --peers "J=IP,..." (every other node), --repl-secret WORK/repl.secret (64
-# hex digits, the same file for all); with --peers it adds the repl lcore.
-# LOOM_CLUSTER_REPL=0 leaves those out (standalone nodes: only to try the
+# Replication config (docs/REPLICATION.md, docs/CONTROL.md): every node
+# gets node-config.sh --control-socket WORK/nI/loomd.sock (a repl lcore;
+# peers and keys from loom-controld, or from the test in CL_KEYS=ctl mode).
+# LOOM_CLUSTER_REPL=0 leaves it out (standalone nodes: only to try the
 # harness itself; nothing converges then).
 #
 # Environment: as tests/net/lib.sh (LOOM_SOURCE_DIR, LOOM_BUILD_DIR,
@@ -61,16 +61,18 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../net/lib.sh"
 
 CLUSTER_DIR=$SRC/tests/cluster
-CL_N=0 CL_CLIENTS=0 CL_BR_NS="" SEED="" CL_SECRET=""
+CL_N=0 CL_CLIENTS=0 CL_BR_NS="" SEED=""
 CL_NS=() CL_IP=() CL_BR_IF=() CL_CFG=() CL_LOG=() CL_PID=() CL_UP=() CL_RUNS=()
 CLUSTER_NODE_FLAGS=()  # node-config.sh flags for every node (set before cluster_up)
-# Where the nodes' peers and keys come from: "file" ([peers] and a shared
-# secret file), "ctl" (each loomd's control socket WORK/nI/loomd.sock;
-# the test hands out keys with ctl_keys / keys_* below) or "controld" (a
+# Where the nodes' peers and keys come from: "controld" (the default: a
 # loom-controld per node on its mg0 address, certificates from a CA in
-# WORK/pki, the cluster formed with loomctl: controld_* below). Set
-# before cluster_up.
-CL_KEYS=${LOOM_CLUSTER_KEYS:-file}
+# WORK/pki made by cluster_up, started by start_nodes, which also forms
+# the cluster with `loomctl node add` the first time: controld_* below),
+# or "ctl" (each loomd's control socket WORK/nI/loomd.sock, and the test
+# hands out keys itself with ctl_keys / keys_* below). Set before
+# cluster_up.
+CL_KEYS=${LOOM_CLUSTER_KEYS:-controld}
+CL_FORMED=0
 CL_MGMT=() CTLD_PID=() CTLD_LOG=() CTLD_RUNS=()
 CONTROLD=${LOOM_CONTROLD:-$BUILD/loom-controld}
 CONTROLD_FLAGS=()  # extra "key = value" lines for every controld.ini
@@ -193,45 +195,44 @@ up_nodes() {
 # replicate (CL_IP of every node must be set).
 REPL_FLAGS=()
 repl_flags() {
-  local i=$1 j peers=""
+  local i=$1
   REPL_FLAGS=()
   [[ ${LOOM_CLUSTER_REPL:-1} == 1 ]] || return 0
   ((CL_N > 1)) || return 0
-  for ((j = 1; j <= CL_N; j++)); do
-    ((j == i)) && continue
-    [[ -n ${CL_IP[j]:-} ]] || fail "repl_flags: no address for node $j"
-    peers+="${peers:+,}$j=${CL_IP[j]}"
-  done
-  if [[ $CL_KEYS == ctl || $CL_KEYS == controld ]]; then
-    REPL_FLAGS=(--control-socket "${WORK:?}/n$i/loomd.sock")
-  else
-    REPL_FLAGS=(--peers "$peers" --repl-secret "$CL_SECRET")
-  fi
+  case $CL_KEYS in
+    ctl|controld) REPL_FLAGS=(--control-socket "${WORK:?}/n$i/loomd.sock") ;;
+    *) fail "CL_KEYS must be controld or ctl, not '$CL_KEYS'" ;;
+  esac
 }
 
 # --- the control plane (CL_KEYS=controld) ------------------------------------
 
 # pki_init: a cluster CA in WORK/pki and a certificate for every node
-# (WORK/pki/nodes/nI/).
+# (WORK/pki/nodes/nI/); what a previous cluster_up of the test made is
+# kept.
 pki_init() {
   local i out
   [[ -x $LOOMCTL ]] || fail "no loomctl at $LOOMCTL"
-  out=$("$LOOMCTL" ca init --dir "${WORK:?}/pki" --cluster "$TAG" 2>&1) || fail "loomctl ca init: $out"
+  if [[ ! -f ${WORK:?}/pki/ca.crt.pem ]]; then
+    out=$("$LOOMCTL" ca init --dir "$WORK/pki" --cluster "$TAG" 2>&1) || fail "loomctl ca init: $out"
+  fi
   for ((i = 1; i <= CL_N; i++)); do
+    [[ -f $WORK/pki/nodes/n$i/n$i.crt.pem ]] && continue
     out=$("$LOOMCTL" cert issue "n$i" --dir "$WORK/pki" 2>&1) || fail "loomctl cert issue n$i: $out"
   done
 }
 
-# controld_config I [CERT_NODE]: WORK/nI/controld.ini for node I (with
-# the certificate and key of CERT_NODE, default nI: a test may hand a node
-# another's), then the CONTROLD_FLAGS lines.
+# controld_config I [CERT_NODE [PKI_DIR]]: WORK/nI/controld.ini for node I
+# (with the certificate and key of CERT_NODE, default nI, from PKI_DIR,
+# default WORK/pki: a test may hand a node another's, or another CA's),
+# then the CONTROLD_FLAGS lines.
 controld_config() {
-  local i=$1 c=${2:-n$1}
+  local i=$1 c=${2:-n$1} pki=${3:-${WORK:?}/pki}
   mkdir -p "${WORK:?}/n$i/control"
   {
-    printf '[controld]\nname = n%s\nlisten = %s:9925\n' "$i" "${CL_MGMT[i]}"
-    printf 'ca = %s\ncrl = %s\n' "$WORK/pki/ca.crt.pem" "$WORK/pki/crl.pem"
-    printf 'cert = %s\nkey = %s\n' "$WORK/pki/nodes/$c/$c.crt.pem" "$WORK/pki/nodes/$c/$c.key.pem"
+    printf '[controld]\nname = %s\nlisten = %s:9925\n' "$c" "${CL_MGMT[i]}"
+    printf 'ca = %s\ncrl = %s\n' "$pki/ca.crt.pem" "$pki/crl.pem"
+    printf 'cert = %s\nkey = %s\n' "$pki/nodes/$c/$c.crt.pem" "$pki/nodes/$c/$c.key.pem"
     printf 'state_dir = %s\nloomd_socket = %s\nadmin_socket = %s\n' \
       "$WORK/n$i/control" "$WORK/n$i/loomd.sock" "$WORK/n$i/controld.sock"
     if ((${#CONTROLD_FLAGS[@]})); then printf '%s\n' "${CONTROLD_FLAGS[@]}"; fi
@@ -327,9 +328,10 @@ keys_all() {
 }
 
 # cluster_up N [CLIENTS]: a devnet with N nodes and CLIENTS client
-# namespaces (default N, at most 16), a shared replication secret, and one
-# config per node in WORK/nI/loomd.ini: node-config.sh with the repl flags,
-# then CLUSTER_NODE_FLAGS, then LOOM_NODE_FLAGS.
+# namespaces (default N, at most 16), one config per node in
+# WORK/nI/loomd.ini (node-config.sh with the repl flags, then
+# CLUSTER_NODE_FLAGS, then LOOM_NODE_FLAGS), and with CL_KEYS=controld the
+# cluster CA and every node's certificate (pki_init).
 cluster_up() {
   local n=$1 clients=${2:-$1} i out
   local -a extra=()
@@ -339,10 +341,6 @@ cluster_up() {
   devnet_up "$n" "$clients"
   CL_N=$n CL_CLIENTS=$clients
   CL_BR_NS=$(jq -r '.bridge_ns' <<<"$DEVNET_STATE")
-  CL_SECRET=${WORK:?}/repl.secret
-  od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"${CL_SECRET:?}"
-  chmod 600 "${CL_SECRET:?}"
-  [[ $(wc -c <"$CL_SECRET") -eq 64 ]] || fail "could not make the 64-hex-digit secret"
   read -ra extra <<<"${LOOM_NODE_FLAGS:-}"
   for ((i = 1; i <= n; i++)); do
     CL_NS[i]=$(jq -r ".nodes[$((i - 1))].ns" <<<"$DEVNET_STATE")
@@ -358,17 +356,15 @@ cluster_up() {
     if ! out=$("$SRC/scripts/node-config.sh" --tag "$TAG" --node "$i" \
       --ip "${CL_IP[i]}/$PREFIX" --dir "$WORK/n$i" --stats-interval-ms 500 \
       "${REPL_FLAGS[@]}" "${CLUSTER_NODE_FLAGS[@]}" "${extra[@]}" 2>&1); then
-      if [[ $out == *"unknown argument --peers"* || $out == *"unknown argument --repl-secret"* ]]; then
-        fail "scripts/node-config.sh does not take --peers/--repl-secret yet" \
-          "(docs/REPLICATION.md; LOOM_CLUSTER_REPL=0 runs the nodes standalone): $out"
-      fi
       fail "node-config.sh for node $i: $out"
     fi
     printf '%s\n' "$out" >"${CL_CFG[i]:?}"
     "$LOOMD" --check-config "${CL_CFG[i]}" >"$WORK/n$i/check-config.out" 2>&1 ||
       fail "loomd --check-config for node $i: $(tail -n 5 "$WORK/n$i/check-config.out")"
   done
-  echo "cluster: $n nodes (${CL_IP[*]}), $clients client namespace(s), devnet $TAG"
+  if [[ $CL_KEYS == controld ]]; then pki_init; fi
+  echo "cluster: $n nodes (${CL_IP[*]}), $clients client namespace(s), devnet $TAG," \
+    "keys from ${CL_KEYS}"
 }
 
 # cluster_down [wipe]: stop every up node (SIGTERM, clean), kill the
@@ -390,7 +386,7 @@ cluster_down() {
   fi
   CL_NS=() CL_IP=() CL_BR_IF=() CL_CFG=() CL_LOG=() CL_PID=() CL_UP=() CL_RUNS=()
   CL_MGMT=() CTLD_PID=() CTLD_LOG=() CTLD_RUNS=()
-  CL_N=0
+  CL_N=0 CL_FORMED=0
 }
 
 # launch_node I: start node I's loomd in its namespace (no waiting).
@@ -444,6 +440,15 @@ start_nodes() {
   if ((${#ids[@]} == 0)); then mapfile -t ids < <(seq 1 "$CL_N"); fi
   for i in "${ids[@]}"; do launch_node "$i"; done
   for i in "${ids[@]}"; do wait_node_ready "$i"; done
+  if [[ $CL_KEYS == controld ]]; then
+    for i in "${ids[@]}"; do
+      [[ -n ${CTLD_PID[i]:-} ]] || controld_start "$i"
+    done
+    if ((!CL_FORMED && CL_N > 1)); then
+      controld_form
+      CL_FORMED=1
+    fi
+  fi
   echo "nodes ${ids[*]} serving"
 }
 
@@ -754,8 +759,8 @@ wait_peers_up() {
     if ((!any && answered && SECONDS - t0 >= 30)); then
       fail "no node exports replication metrics (loom_repl_peer_up, loom_repl_cursor," \
         "loom_storage_own_seq) after 30 s: this loomd does not replicate yet" \
-        "(docs/REPLICATION.md; node 1's config has $(grep -cE '^\[peers\]' "${CL_CFG[1]}")" \
-        "[peers] section)"
+        "(docs/REPLICATION.md; node 1's config has $(grep -cE '^\[control\]' "${CL_CFG[1]}")" \
+        "[control] section)"
     fi
     ((SECONDS < end)) || fail "replication sessions not up after ${secs}s: $why"
     sleep 1

@@ -22,6 +22,11 @@
 #   control:  loom-controld on every node, the cluster formed with loomctl
 #             only; status, rekeys under load, a controld killed under
 #             load, node remove
+#   refuse:   a fourth node presenting another CA's, an expired, a revoked
+#             and another name's certificate: refused, no key, the others
+#             unaffected
+# Every test runs the control plane: each node a loomd and a loom-controld,
+# certificates from a test CA, the cluster formed with `loomctl node add`.
 loom_script_test(cluster_converge cluster tests/cluster/test_cluster_converge.sh)
 set_tests_properties(cluster_converge PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1800)
 loom_script_test(cluster_kill cluster tests/cluster/test_cluster_kill.sh)
@@ -44,3 +49,5 @@ loom_script_test(cluster_keys cluster tests/cluster/test_cluster_keys.sh)
 set_tests_properties(cluster_keys PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1200)
 loom_script_test(cluster_control cluster tests/cluster/test_cluster_control.sh)
 set_tests_properties(cluster_control PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1500)
+loom_script_test(cluster_refuse cluster tests/cluster/test_cluster_refuse.sh)
+set_tests_properties(cluster_refuse PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 1200)

@@ -461,7 +461,7 @@ static void test_errors(void)
 	/* Unknown section and key. */
 	EXPECT_ERR(MIN_CONFIG "[nodes]\nid = 1\n", "t.ini:12:",
 	           "[nodes]: unknown section");
-	CHECK_STR_CONTAINS(err, "host, http, users)");
+	CHECK_STR_CONTAINS(err, "host, http, users, repl, control)");
 	EXPECT_ERR(MIN_CONFIG "[node]\ncolour = blue\n", "t.ini:13: [node] colour:",
 	           "unknown key");
 	/* A key in the wrong section is unknown there. */
@@ -1249,12 +1249,13 @@ static void test_users_section(void)
 	CHECK(strstr(err, "ZGVmZ2hp") == NULL);
 }
 
-/* [repl] and [peers] (docs/REPLICATION.md). */
+/* [repl] and [control] (docs/REPLICATION.md, docs/CONTROL.md). */
 static void test_repl_sections(void)
 {
 	struct loom_config c;
 	CHECK(parse(MIN_CONFIG, &c) == 0);
-	CHECK_EQ_U64(c.n_peers, 0);
+	CHECK(c.control_socket[0] == '\0');
+	CHECK(!loom_config_replicates(&c));
 	CHECK_EQ_U64(c.repl_batch_max, 256);
 	CHECK_EQ_U64(c.repl_window, 8192);
 	CHECK_EQ_U64(c.repl_ping_ms, 1000);
@@ -1262,7 +1263,6 @@ static void test_repl_sections(void)
 	CHECK_EQ_U64(c.repl_max_frame, 1048576);
 	CHECK_EQ_U64(c.repl_log_retention_ms, 86400000);
 	CHECK_EQ_U64(c.repl_prune_interval_ms, 1000);
-	CHECK(c.repl_secret_file[0] == '\0');
 
 	/* Log retention: 0 (prune as soon as acknowledged) up to 365 days,
 	 * which needs the u64 (past 2^32 ms); the prune period. */
@@ -1298,47 +1298,26 @@ static void test_repl_sections(void)
 	           "prune_interval_ms = 200\n",
 	           "t.ini:14: [repl] prune_interval_ms:", "set twice");
 
-	/* A three-node cluster's node 1: lines 10.. are [lcores] repl,
-	 * [repl], [peers]. */
+	/* A node of a cluster: lines 10.. are [lcores] repl, [repl],
+	 * [control]; its peers and keys come from loom-controld. */
 #define REPL_OK                                                              \
 	NODE_LINES "repl = 2\nstorage = 3\n[http]\nauth = none\n"            \
-	"[repl]\nsecret_file = /etc/loom/cluster.key\nbatch_max = 64\n"      \
-	"[peers]\n2 = 10.0.0.12\n3 = 10.0.0.13\n"
+	"[repl]\nbatch_max = 64\n[control]\nsocket = /run/loom/loomd.sock\n"
 	CHECK(parse(REPL_OK, &c) == 0);
-	CHECK_EQ_U64(c.n_peers, 2);
-	CHECK_EQ_U64(c.peers[0].id, 2);
-	CHECK_EQ_U64(c.peers[0].ip_be, be(10, 0, 0, 12));
-	CHECK_EQ_U64(c.peers[1].id, 3);
-	CHECK_EQ_U64(c.peers[1].ip_be, be(10, 0, 0, 13));
+	CHECK(strcmp(c.control_socket, "/run/loom/loomd.sock") == 0);
+	CHECK(loom_config_replicates(&c));
 	CHECK_EQ_U64(c.repl_batch_max, 64);
-	CHECK(strcmp(c.repl_secret_file, "/etc/loom/cluster.key") == 0);
-
-	/* Bad lines in [peers] (line 17 is the first peer). */
+	EXPECT_ERR(MIN_CONFIG "[control]\nsocket = /run/loom/loomd.sock\n",
+	           "[lcores] repl", "needs a repl lcore");
+	EXPECT_ERR(MIN_CONFIG "[control]\nsocket = loomd.sock\n",
+	           "t.ini:13: [control] socket:", "not an absolute path");
+	/* The static peers of before loom-controld are refused, saying
+	 * where peers and keys come from now. */
+	EXPECT_ERR(REPL_OK "[peers]\n2 = 10.0.0.12\n", "t.ini:18: [peers]",
+	           "loom-controld");
 	EXPECT_ERR(NODE_LINES "repl = 2\nstorage = 3\n[http]\nauth = none\n"
-	           "[repl]\nsecret_file = k\n[peers]\n0 = 10.0.0.12\n",
-	           "t.ini:17: [peers] 0:", "node id, 1..65535");
-	EXPECT_ERR(NODE_LINES "repl = 2\nstorage = 3\n[http]\nauth = none\n"
-	           "[repl]\nsecret_file = k\n[peers]\n2 = 10.0.0\n",
-	           "t.ini:17: [peers] 2:", "not an IPv4 address");
-	EXPECT_ERR(NODE_LINES "repl = 2\nstorage = 3\n[http]\nauth = none\n"
-	           "[repl]\nsecret_file = k\n[peers]\n2 = 10.0.0.12\n"
-	           "2 = 10.0.0.13\n", "t.ini:18: [peers] 2:", "listed twice");
-	EXPECT_ERR(NODE_LINES "repl = 2\nstorage = 3\n[http]\nauth = none\n"
-	           "[repl]\nsecret_file = k\n[peers]\n2 = 10.0.0.12\n"
-	           "3 = 10.0.0.12\n", "t.ini:18: [peers] 3:",
-	           "also peer 2's address");
-	/* Whole-file checks. */
-	EXPECT_ERR(NODE_LINES "repl = 2\nstorage = 3\n[http]\nauth = none\n"
-	           "[repl]\nsecret_file = k\n[peers]\n1 = 10.0.0.12\n",
-	           "[node] id", "is this node");
-	EXPECT_ERR(NODE_LINES "repl = 2\nstorage = 3\n[http]\nauth = none\n"
-	           "[repl]\nsecret_file = k\n[peers]\n2 = 10.0.0.11\n",
-	           "[dataplane] ip", "this node's own address");
-	EXPECT_ERR(MIN_CONFIG "[repl]\nsecret_file = k\n[peers]\n"
-	           "2 = 10.0.0.12\n", "[lcores] repl", "no repl lcore");
-	EXPECT_ERR(NODE_LINES "repl = 2\nstorage = 3\n[http]\nauth = none\n"
-	           "[peers]\n2 = 10.0.0.12\n", "[repl] secret_file",
-	           "64 hex digits");
+	           "[repl]\nsecret_file = /etc/loom/cluster.key\n",
+	           "t.ini:15: [repl] secret_file:", "loom-controld");
 	EXPECT_ERR(MIN_CONFIG "[repl]\nping_interval_ms = 5000\n"
 	           "dead_after_ms = 5000\n", "[repl] dead_after_ms",
 	           "must be above ping_interval_ms");
