@@ -941,7 +941,7 @@ static int set_value(struct parse_state *st, enum key_id k, const char *v)
 {
 	struct loom_config *cfg = st->cfg;
 	const struct key_desc *d = &keys[k];
-	uint64_t u;
+	uint64_t u = 0; /* set by parse_uint_key on success; gcc -O3 cannot tell */
 
 	if (d->kind != T_OTHER) {
 		if (parse_uint_key(st, k, v, &u) != 0)
