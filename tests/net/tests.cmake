@@ -51,3 +51,9 @@ loom_script_test(net_http_crash net tests/net/test_http_crash.sh)
 set_tests_properties(net_http_crash PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 900)
 loom_script_test(net_http_abuse net tests/net/test_http_abuse.sh)
 set_tests_properties(net_http_abuse PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 600)
+
+# loom-load (bench/loom_load/), the DPDK load generator, against loomd:
+# 20,000 POSTs all acknowledged, ids read back, /health, SIGTERM. Its own
+# bounds: 150 s for the count run, 60 s for /health, 10 s after SIGTERM.
+loom_script_test(net_loom_load net tests/net/test_loom_load.sh)
+set_tests_properties(net_loom_load PROPERTIES SKIP_RETURN_CODE 77 RUN_SERIAL TRUE TIMEOUT 600)
