@@ -5,39 +5,6 @@
 
 /* --- ids ------------------------------------------------------------------ */
 
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-void load_rng_seed(struct load_rng *r, uint64_t seed)
-{
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256** */
-uint64_t load_rng_next(struct load_rng *r)
-{
-	uint64_t *s = r->s;
-	uint64_t result = rotl(s[1] * 5u, 7) * 9u;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
 
 static bool prefix_char(char c)
 {
@@ -64,7 +31,7 @@ int load_keygen_init(struct load_keygen *k, enum load_keys kind,
 		return -1;
 	k->kind = kind;
 	k->lane = lane;
-	load_rng_seed(&k->rng, seed ^ ((uint64_t)lane << 56));
+	uuid_gen_seed(&k->rng, seed ^ ((uint64_t)lane << 56));
 	if (kind == LOAD_KEYS_SEQ) {
 		if (prefix == NULL || !load_prefix_valid(prefix))
 			return -1;
@@ -73,8 +40,6 @@ int load_keygen_init(struct load_keygen *k, enum load_keys kind,
 	}
 	return 0;
 }
-
-static const char hexd[] = "0123456789abcdef";
 
 size_t load_key_next(struct load_keygen *k, char out[LOAD_ID_MAX])
 {
@@ -95,20 +60,8 @@ size_t load_key_next(struct load_keygen *k, char out[LOAD_ID_MAX])
 		memcpy(out + n, d, nd);
 		return n + nd;
 	}
-	/* UUIDv4: 122 random bits, version 4, variant 10. */
-	uint64_t hi = load_rng_next(&k->rng), lo = load_rng_next(&k->rng);
-	hi = (hi & ~0xF000ull) | 0x4000ull;
-	lo = (lo & ~(3ull << 62)) | (2ull << 62);
-	size_t n = 0;
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[n++] = '-';
-		uint64_t w = i < 8 ? hi : lo;
-		uint8_t byte = (uint8_t)(w >> (56 - 8 * (i % 8)));
-		out[n++] = hexd[byte >> 4];
-		out[n++] = hexd[byte & 15];
-	}
-	return n; /* 36 */
+	uuid_v4(&k->rng, out);
+	return UUID_STR_LEN;
 }
 
 /* --- requests --------------------------------------------------------------- */

@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dataplane/http/uuid.h"
+
 #define LOAD_BODY_LEN 400
 #define LOAD_ID_MAX 64          /* longest id we generate, without NUL */
 #define LOAD_PREFIX_MAX 24      /* seq ids' run prefix */
@@ -40,18 +42,11 @@
 
 /* --- ids ------------------------------------------------------------------ */
 
-struct load_rng {
-	uint64_t s[4];
-};
-
-void load_rng_seed(struct load_rng *r, uint64_t seed);
-uint64_t load_rng_next(struct load_rng *r);
-
 enum load_keys { LOAD_KEYS_UUID = 0, LOAD_KEYS_SEQ = 1 };
 
 struct load_keygen {
 	enum load_keys kind;
-	struct load_rng rng;
+	struct uuid_gen rng;    /* the server's own UUIDv4 generator */
 	char prefix[LOAD_PREFIX_MAX + 1];
 	size_t prefix_len;
 	unsigned lane;
