@@ -10,6 +10,15 @@
 -- Every body is checked to be 400 bytes; a status other than 201 is
 -- counted by wrk ("Non-2xx or 3xx responses") and the runner refuses the
 -- figure.
+--
+-- Optional (used by bench/harper.sh; without them nothing changes):
+-- ids=FILE   write the id of every 201 answer (its body, a JSON string, or
+--            the last segment of its Location), one a line, to FILE
+--            (thread 0) or FILE.TT (thread TT): the acknowledged ids, to
+--            be looked up on every node afterwards. Costs wrk a Lua call
+--            per answer.
+-- Headers given to wrk with -H (e.g. "Authorization: Basic ...") are sent
+-- with every request.
 
 local threads = {}
 
@@ -21,14 +30,37 @@ end
 local keys, run = "uuid", "r"
 local counter = 0
 local headers = { ["Content-Type"] = "application/json" }
+local idfile
+
+local function log_response(status, hdrs, body)
+  if status ~= 201 then return end
+  local id = body and body:match('^%s*"(.-)"%s*$')
+  if not id or id == "" then
+    id = hdrs and (hdrs["Location"] or hdrs["location"])
+    id = id and id:match("([^/]+)$")
+  end
+  if id then idfile:write(id, "\n") end
+end
 
 function init(args)
+  local ids
   for _, a in ipairs(args) do
     local k, v = a:match("^(%w+)=(.*)$")
-    if k == "keys" then keys = v elseif k == "run" then run = v end
+    if k == "keys" then keys = v elseif k == "run" then run = v
+    elseif k == "ids" then ids = v end
   end
   if keys ~= "uuid" and keys ~= "seq" then
     error("insert.lua: keys must be uuid or seq, got " .. keys)
+  end
+  for k, v in pairs(wrk.headers or {}) do
+    if headers[k] == nil then headers[k] = v end
+  end
+  if ids and ids ~= "" then
+    local name = ids
+    if (tid or 0) > 0 then name = string.format("%s.%02d", ids, tid) end
+    idfile = assert(io.open(name, "w"))
+    idfile:setvbuf("full", 65536)
+    response = log_response
   end
   math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
 end
