@@ -252,17 +252,20 @@ loom_run() {
   rows+=("$sys|$n|$k|$c|$RPS|$P50|$P99|$all|$lag50|$lag99|$cpu|$null_rps|$frac|yes")
 }
 
+# A fresh cluster (empty stores) for each client and key kind: a node with
+# no peer never prunes its own log, so one node taking every run would fill
+# its 4 GiB LMDB map after ~2.5 M inserts (507 Insufficient Storage).
 for n in $sizes; do
-  echo "== Loom, $n node(s)"
-  cluster_up "$n" 1
-  start_nodes
-  if ((n > 1)); then wait_peers_up 120; fi
   for cl in $clients; do
     for k in $keyset; do
+      echo "== Loom, $n node(s), $k keys, $cl"
+      cluster_up "$n" 1
+      start_nodes
+      if ((n > 1)); then wait_peers_up 120; fi
       for c in $connset; do loom_run "$cl" "$n" "$k" "$c"; done
+      cluster_down wipe
     done
   done
-  cluster_down wipe
 done
 
 echo "== instructions per insert (callgrind)"

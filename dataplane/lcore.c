@@ -553,15 +553,8 @@ static unsigned io_peers(void *user)
 {
 	struct io_lcore *io = user;
 	const struct io_lcore *rl = io->app->repl;
-	if (rl == NULL || rl->repl == NULL)
-		return 0;
-	unsigned n = 0;
-	for (uint16_t i = 0; i < repl_peer_count(rl->repl); i++) {
-		struct repl_peer_info pi;
-		repl_peer_info(rl->repl, i, &pi);
-		n += !pi.removed;
-	}
-	return n;
+	return rl != NULL && rl->repl != NULL
+	       ? repl_active_peer_count(rl->repl) : 0;
 }
 
 static size_t io_metrics(void *user, struct store_reader *reader, char *buf,

@@ -271,9 +271,13 @@ static uint64_t wall_ms(void)
  * passes of group commit: one bounded prune txn (storage_prune_step,
  * storage/batch.h). A client write waits at most for that one small txn.
  *
- * A node without peers (app->repl NULL) prunes nothing. app->repl and its
- * ->repl were written by the main lcore before the lcores were launched
- * and are read-only since. repl_min_acked_up() reads the repl lcore's
+ * A node with no peer (alone, or none given by loom-controld yet, or all
+ * removed) prunes its own log by age alone: nobody can still need an
+ * entry from it, and a peer added later below the floor gets a merge copy;
+ * its tombstones stay (own_acked_all 0: a node that comes back from
+ * removal must not see its stale records win). app->repl and its ->repl
+ * were written by the main lcore before the lcores were launched and are
+ * read-only since. repl_min_acked_up() reads the repl lcore's
  * per-peer state with relaxed loads, from this lcore: each peer's ack only
  * grows, so a stale read can only make the bound lower (less pruned). The
  * one race that matters is a peer coming up between the read and the
@@ -294,11 +298,17 @@ static void maybe_prune(struct storage_lcore *sl)
 	if (now < sl->next_prune_tsc)
 		return;
 	sl->next_prune_tsc = now + sl->prune_period_tsc;
-	if (r == NULL || !sl->prune_rd_ok)
+	if (!sl->prune_rd_ok)
 		return;
-	p.own_acked = repl_min_acked_up(r, &n_up);
-	p.own_acked_known = n_up >= 1;
-	p.own_acked_all = repl_min_acked_all(r);
+	if (r == NULL || repl_active_peer_count(r) == 0) {
+		p.own_acked = UINT64_MAX;
+		p.own_acked_known = true;
+		p.own_acked_all = 0;
+	} else {
+		p.own_acked = repl_min_acked_up(r, &n_up);
+		p.own_acked_known = n_up >= 1;
+		p.own_acked_all = repl_min_acked_all(r);
+	}
 	p.now_ms = wall_ms();
 	p.retention_ms = sl->retention_ms;
 	p.max_entries = PRUNE_MAX_ENTRIES;
@@ -509,18 +519,16 @@ struct storage_lcore *storage_lcore_create(struct loomd *app,
 		sl->prune_period_tsc = 1;
 	if (sl->prune_catchup_tsc == 0)
 		sl->prune_catchup_tsc = 1;
-	/* a node with peers prunes; its read txn comes from the store's
-	 * reader table, so take it now rather than on the lcore */
-	if (loom_config_replicates(cfg)) {
-		rc = store_reader_init(store, &sl->prune_rd);
-		if (rc != 0) {
-			LOG_ERR("storage", "lcore %u: no read txn for log "
-			        "retention: %s", lcore_id, mdb_strerror(rc));
-			rte_free(sl);
-			return NULL;
-		}
-		sl->prune_rd_ok = true;
+	/* every node prunes its log (maybe_prune); the read txn comes from
+	 * the store's reader table, so take it now rather than on the lcore */
+	rc = store_reader_init(store, &sl->prune_rd);
+	if (rc != 0) {
+		LOG_ERR("storage", "lcore %u: no read txn for log retention: %s",
+		        lcore_id, mdb_strerror(rc));
+		rte_free(sl);
+		return NULL;
 	}
+	sl->prune_rd_ok = true;
 	idle_init(&sl->idle, cfg->idle_spin_polls, cfg->idle_sleep_max_us);
 
 	slots = rte_align32pow2(ring_size + 1);

@@ -2361,6 +2361,14 @@ uint16_t repl_peer_count(const struct repl *r)
 	return __atomic_load_n(&r->cfg.n_peers, __ATOMIC_ACQUIRE);
 }
 
+uint16_t repl_active_peer_count(const struct repl *r)
+{
+	uint16_t n = repl_peer_count(r), k = 0;
+	for (uint16_t i = 0; i < n; i++)
+		k += !ATOMIC_GET(r->peers[i].removed);
+	return k;
+}
+
 void repl_peer_info(const struct repl *r, uint16_t i,
                     struct repl_peer_info *out)
 {

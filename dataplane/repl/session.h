@@ -216,6 +216,9 @@ void repl_rx_rejects(const struct repl *r,
                      void (*fn)(void *arg, const char *reason, uint64_t n),
                      void *arg);
 uint16_t repl_peer_count(const struct repl *r);
+/* The peers not removed (any thread; relaxed): 0 before loom-controld has
+ * given any. */
+uint16_t repl_active_peer_count(const struct repl *r);
 void repl_peer_info(const struct repl *r, uint16_t i,
                     struct repl_peer_info *out);
 

@@ -4,8 +4,11 @@
 # here by tests/cluster/ctl_keys.py so the data plane's side is shown on its
 # own:
 #  - 3 nodes with --control-socket and no [peers]: no link before a key
-#    (loom_repl_peers 0); one PEER_SET per pair and end: every link up
-#    under epoch 1, each pair with its own secret
+#    (loom_repl_peers 0); with no peer a node prunes its own log by age
+#    alone (log_retention_ms 0 here): 200 writes on node 1 before any key
+#    are pruned there; one PEER_SET per pair and end: every link up under
+#    epoch 1, each pair with its own secret, and nodes 2 and 3 get node 1's
+#    pruned entries by a merge copy
 #  - load on every node (no client error allowed: a rekey must reset no
 #    client connection); during it every pair rekeyed twice (epochs 2
 #    and 3, the lower id's end first: its link reopens at once and is
@@ -32,7 +35,8 @@ TABLE="keys"
 
 cluster_init keys
 CL_KEYS=ctl
-CLUSTER_NODE_FLAGS=(--repl-ping-ms "$PING_MS" --repl-dead-ms "$DEAD_MS")
+CLUSTER_NODE_FLAGS=(--repl-ping-ms "$PING_MS" --repl-dead-ms "$DEAD_MS"
+  --repl-log-retention-ms 0 --repl-prune-interval-ms 100)
 cluster_up 3
 start_nodes
 
@@ -45,6 +49,12 @@ done
 mode=$(stat -c %a "$WORK/n1/loomd.sock")
 [[ $mode == 600 ]] || fail "the control socket has mode $mode, want 600"
 echo "no links before a key; control sockets mode 600"
+load_start pre 1 "$TABLE" 200
+loads_wait 120
+acks=("$WORK/pre.acks")
+pruned_alone() { (($(metric 1 loom_storage_pruned_entries_total || echo 0) >= 200)); }
+wait_for 30 "node 1, with no peer, to prune its 200 entries by age" pruned_alone
+echo "node 1 pruned its log alone: $(metric 1 loom_storage_pruned_entries_total) entries"
 
 keys_all 1
 wait_peers_up 60
@@ -68,8 +78,13 @@ counter() {
   echo "${v:-0}"
 }
 
+wait_converged 120 "$TABLE"
+verify_acks "$TABLE" "${acks[@]}"
+copies=$(( $(metric 1 loom_repl_copies_total || echo 0) ))
+((copies >= 2)) || fail "node 1 made $copies merge copies for its pruned log, want one per peer"
+echo "nodes 2 and 3 got node 1's pruned entries by merge copy ($copies copies)"
+
 echo "== load on every node, two rekeys of every pair under it"
-acks=()
 for i in 1 2 3; do
   load_start "l$i" "$i" "$TABLE" 100000000 --stop-file "$WORK/stop" --drain 3
   acks+=("$WORK/l$i.acks")
